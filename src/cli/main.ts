@@ -1,0 +1,54 @@
+// `dredge <command> …`: dispatches to one module per command (src/cli/<command>.ts), each exporting
+// `run(argv) → exit code`. Usage errors and DredgeErrors become one line on stderr, never a stack.
+
+import { DredgeError } from '../errors.js';
+import { CliUsageError } from './args.js';
+
+interface Command {
+  summary: string;
+  load: () => Promise<{ run: (argv: string[]) => Promise<number> }>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  demo: { summary: 'run the product on bundled sample data and print a summary', load: () => import('./demo.js') },
+  parse: { summary: 'decode flow-log files (any version, gzip, S3 headers, CloudWatch envelopes) to JSON lines', load: () => import('./parse.js') },
+};
+
+export function usage(): string {
+  const lines = ['usage: dredge <command> [options]', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+  lines.push('', 'Run `dredge <command> --help` for a command\'s options.');
+  return lines.join('\n') + '\n';
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`dredge ${pkg.version}\n`);
+    return 0;
+  }
+  const cmd = COMMANDS[name];
+  if (cmd === undefined) {
+    process.stderr.write(`dredge: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await (await cmd.load()).run(rest);
+  } catch (e) {
+    if (e instanceof CliUsageError) {
+      process.stderr.write(`dredge ${name}: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof DredgeError) {
+      process.stderr.write(`dredge ${name}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
