@@ -14,6 +14,8 @@ import { ENVELOPE_INCOMPLETE, ENVELOPE_OK, EnvelopeScan, scanEnvelope } from './
 import { FlowFormat } from './fields.js';
 import { DEFAULT_BATCH_ROWS, FlowBatch } from './flow-batch.js';
 import { type ParseIssue, STOP_FORMAT, STOP_FULL, type ScanState, newScanState, scanLines } from './scan-text.js';
+import { type ScannerKind, resolveScanner } from './wasm/load.js';
+import { wasmScanBegin, wasmScanEnd, wasmScanLines } from './wasm/scan-wasm.js';
 
 export interface DecoderOptions {
   /** A fixed format (`--fields`); header lines are then skipped. Default: header line, else v2. */
@@ -24,6 +26,12 @@ export interface DecoderOptions {
   maxEnvelopeBytes?: number;
   onBatch: (batch: FlowBatch) => void;
   onIssue: (issue: ParseIssue) => void;
+  /**
+   * The line scanner: 'js' (src/parse/scan-text.ts) or 'wasm' (native-free-wasm/, identical results).
+   * Default: DREDGE_WASM=1 → 'wasm', else the faster one as measured (wasm/load.ts). DREDGE_WASM=0
+   * forces 'js' whatever this says.
+   */
+  scanner?: ScannerKind;
 }
 
 export const DEFAULT_MAX_ENVELOPE_BYTES = 64 * 1024 * 1024;
@@ -58,6 +66,7 @@ export class FlowDecoder {
   private readonly env = new EnvelopeScan();
   private envTried = 0;
   private ended = false;
+  private readonly wasm: boolean;
   /** Set when the input was damaged (truncated/malformed envelope): what `end()` throws. */
   private failure: DredgeError | null = null;
   readonly stats: DecodeStats = {
@@ -80,6 +89,12 @@ export class FlowDecoder {
     this.onBatch = opts.onBatch;
     this.maxEnvelope = opts.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
     this.batch = new FlowBatch(format, this.batchRows);
+    this.wasm = resolveScanner(opts.scanner) === 'wasm';
+  }
+
+  /** Which line scanner this decoder uses. */
+  get scanner(): ScannerKind {
+    return this.wasm ? 'wasm' : 'js';
   }
 
   /** The format in effect now (it changes when a header line names other fields). */
@@ -195,8 +210,10 @@ export class FlowDecoder {
   private scanText(buf: Uint8Array, pos: number, end: number): void {
     // A batch's text offsets point into one buffer: hand it over before scanning another.
     if (this.batch.length > 0 && this.batch.src !== buf) this.emit();
+    const wasm = this.wasm;
+    if (wasm) wasmScanBegin();
     while (pos < end) {
-      pos = scanLines(buf, pos, end, this.batch, this.st);
+      pos = wasm ? wasmScanLines(buf, pos, end, this.batch, this.st) : scanLines(buf, pos, end, this.batch, this.st);
       if (this.st.stop === STOP_FULL) {
         this.emit();
       } else if (this.st.stop === STOP_FORMAT) {
@@ -204,6 +221,7 @@ export class FlowDecoder {
         this.batch = new FlowBatch(this.st.format, this.batchRows);
       }
     }
+    if (wasm) wasmScanEnd();
   }
 
   private emit(): void {

@@ -28,6 +28,10 @@ export class EnvelopeScan {
   ends = new Uint32Array(1024);
   escaped = new Uint8Array(1024);
   error = '';
+  /** Next backslash position in `bsBuf` at or after the last search: kept across the envelopes of one
+   * buffer, so escape checks stay linear (a fresh indexOf per envelope would rescan to the end). */
+  bsBuf: Uint8Array | null = null;
+  bsPos = -1;
 
   reset(): void {
     this.status = ENVELOPE_OK;
@@ -89,10 +93,12 @@ export function scanEnvelope(b: Uint8Array, pos: number, end: number, out: Envel
 }
 
 class Scanner {
-  /** Next backslash at or after `bsFrom` (or end): cached so escape checks stay linear. */
-  private bs = -1;
-
-  constructor(private readonly b: Uint8Array, private readonly end: number, private readonly out: EnvelopeScan) {}
+  constructor(private readonly b: Uint8Array, private readonly end: number, private readonly out: EnvelopeScan) {
+    if (out.bsBuf !== b) {
+      out.bsBuf = b;
+      out.bsPos = -1;
+    }
+  }
 
   ws(p: number): number {
     const b = this.b;
@@ -130,11 +136,12 @@ class Scanner {
       if ((q - 1 - k) % 2 === 0) break;
       q++;
     }
-    if (this.bs < p + 1) {
+    const out = this.out;
+    if (out.bsPos < p + 1) {
       const i = b.indexOf(92, p + 1);
-      this.bs = i < 0 || i >= this.end ? this.end : i;
+      out.bsPos = i < 0 ? b.length : i;
     }
-    this.lastEscaped = this.bs < q;
+    this.lastEscaped = out.bsPos < q;
     return q;
   }
 

@@ -1,4 +1,6 @@
 // HOT: guarded by `npm run bench -- parse` (bench/parse/decode.ts). Lines of flow-log text → FlowBatch.
+// This file holds the scanner state, the dispatcher `scanLines`, and the reference scanner; the
+// per-format compiled scanners (the default) live in scan-compiled.ts, cold paths in scan-cold.ts.
 //
 // One pass over the bytes, one token at a time, decoding each by its field kind straight into the
 // batch's typed arrays: no string, object or closure per line or field. Everything unusual (`-`, IPv6,
@@ -8,11 +10,9 @@
 // That sentinel lets every inner loop run without a bounds check: each token loop stops at a byte ≤ 32,
 // and a line always ends at a '\n' inside the range.
 
-import { DredgeError } from '../errors.js';
 import {
   ACTION_ACCEPT,
   ACTION_REJECT,
-  FIELDS,
   FlowFormat,
   KIND_ACTION,
   KIND_ADDR,
@@ -23,10 +23,13 @@ import {
   STATUS_NODATA,
   STATUS_OK,
   STATUS_SKIPDATA,
-  fieldId,
 } from './fields.js';
 import type { FlowBatch } from './flow-batch.js';
-import { parseIPv6 } from './ip.js';
+import { type ScanFn, compileScanner } from './scan-compiled.js';
+import {
+  E_ACTION, E_ADDR, E_CHAR, E_FEW, E_INT, E_LONG, E_MANY, E_PORT, E_PROTO, E_RANGE, E_STATUS,
+  HEADER_NOT, HEADER_SWITCH, addrSlow, finish, headerLine, isDash, reportIssue, startsWithFieldName,
+} from './scan-cold.js';
 
 export const STOP_END = 0; // consumed the whole range
 export const STOP_FULL = 1; // the batch is full; call again with the returned position
@@ -76,26 +79,29 @@ export function newScanState(format: FlowFormat, fixedFormat: boolean, onIssue: 
   };
 }
 
-// Error codes, resolved to words only on the cold path.
-const E_FEW = 1;
-const E_MANY = 2;
-const E_INT = 3;
-const E_RANGE = 4;
-const E_PORT = 5;
-const E_PROTO = 6;
-const E_ADDR = 7;
-const E_ACTION = 8;
-const E_STATUS = 9;
-const E_CHAR = 10;
-const E_LONG = 11;
-
 const MAX_SAFE = 9007199254740991;
 
 /**
  * Scans lines from b[pos] up to `end` (b[end-1] must be '\n') into `batch`, which must have the
  * state's format. Returns the position after the last line consumed; `st.stop` says why it stopped.
+ * Uses the scanner compiled for the batch's format (scan-compiled.ts); `DREDGE_SCAN=generic` selects
+ * the reference loop below.
  */
 export function scanLines(b: Uint8Array, pos: number, end: number, batch: FlowBatch, st: ScanState): number {
+  if (USE_GENERIC) return scanLinesGeneric(b, pos, end, batch, st);
+  let fn = compiled.get(batch.format);
+  if (fn === undefined) {
+    fn = compileScanner(batch.format);
+    compiled.set(batch.format, fn);
+  }
+  return fn(b, pos, end, batch, st);
+}
+
+const compiled = new WeakMap<FlowFormat, ScanFn>();
+const USE_GENERIC = process.env.DREDGE_SCAN === 'generic';
+
+/** The reference scanner: one loop for every format, dispatching on each field's kind. */
+export function scanLinesGeneric(b: Uint8Array, pos: number, end: number, batch: FlowBatch, st: ScanState): number {
   const fmt = batch.format;
   const kinds = fmt.kinds;
   const nf = kinds.length;
@@ -383,145 +389,3 @@ export function scanLines(b: Uint8Array, pos: number, end: number, batch: FlowBa
   return finish(batch, st, n, line, p);
 }
 
-function finish(batch: FlowBatch, st: ScanState, n: number, line: number, p: number): number {
-  st.records += n - batch.length;
-  batch.length = n;
-  st.line = line;
-  return p;
-}
-
-/** `-` followed by a separator; `c` is the byte after the digits scanned (none). */
-function isDash(b: Uint8Array, t0: number, c: number): boolean {
-  if (c !== 45 || b[t0] !== 45) return false;
-  const next = b[t0 + 1];
-  return next === 32 || next === 10 || next === 13;
-}
-
-const V6_SCRATCH = new Uint8Array(16);
-
-/**
- * Cold path for an address token that is not a plain dotted quad: `-`, IPv6, or junk. Writes the cell
- * and returns the position after the token, or -1 when it is not a valid address.
- */
-function addrSlow(b: Uint8Array, t0: number, batch: FlowBatch, at: number): number {
-  let p = t0;
-  while ((b[p] as number) > 32) p++;
-  const c = b[p];
-  if (c !== 32 && c !== 10 && c !== 13) return -1;
-  if (p === t0 + 1 && b[t0] === 45) {
-    batch.addr[at] = 0;
-    batch.fam[at] = 0;
-    return p;
-  }
-  if (!parseIPv6(b, t0, p, V6_SCRATCH)) return -1;
-  batch.addr[at] = batch.pushV6(V6_SCRATCH, t0, p - t0);
-  batch.fam[at] = 6;
-  return p;
-}
-
-// --- header lines -------------------------------------------------------------------------------
-
-/** Field names by length, as bytes: the allocation-free test "is the first token a field name?". */
-const NAMES_BY_LEN: Uint8Array[][] = [];
-for (const spec of FIELDS) {
-  const bytes = new TextEncoder().encode(spec.name);
-  (NAMES_BY_LEN[bytes.length] ??= []).push(bytes);
-}
-
-function startsWithFieldName(b: Uint8Array, p: number): boolean {
-  let q = p;
-  while ((b[q] as number) > 32) q++;
-  const cands = NAMES_BY_LEN[q - p];
-  if (cands === undefined) return false;
-  for (const name of cands) {
-    let k = 0;
-    while (k < name.length && name[k] === b[p + k]) k++;
-    if (k === name.length) return true;
-  }
-  return false;
-}
-
-const HEADER_NOT = 0;
-const HEADER_SKIP = 1;
-const HEADER_SWITCH = 2;
-
-/**
- * A line whose first token is a field name. When every token is a known field name it is a header:
- * skipped (fixed format, or the same fields again) or obeyed (switches the format from here on).
- * Otherwise it is data, and the scanner decodes it (and reports it) as usual.
- */
-function headerLine(b: Uint8Array, p: number, st: ScanState, line: number): number {
-  const lineEnd = b.indexOf(10, p);
-  const text = new TextDecoder().decode(b.subarray(p, lineEnd)).trim();
-  const tokens = text.split(/ +/);
-  if (!tokens.every((t) => fieldId(t) >= 0)) return HEADER_NOT;
-  st.headerLines++;
-  if (st.fixedFormat) return HEADER_SKIP;
-  let next: FlowFormat;
-  try {
-    next = FlowFormat.parse(tokens, `header line ${line}`);
-  } catch (e) {
-    st.malformed++;
-    st.onIssue({ unit: st.unit, n: line, reason: e instanceof DredgeError ? e.message : String(e) });
-    return HEADER_SKIP;
-  }
-  if (next.equals(st.format)) return HEADER_SKIP;
-  st.format = next;
-  return HEADER_SWITCH;
-}
-
-// --- issues (cold) ------------------------------------------------------------------------------
-
-function reportIssue(b: Uint8Array, lineStart: number, lineEnd: number, line: number, err: number, ef: number, fmt: FlowFormat, st: ScanState): void {
-  st.malformed++;
-  st.onIssue({ unit: st.unit, n: line, reason: describe(b, lineStart, lineEnd, err, ef, fmt, st.maxLineBytes) });
-}
-
-function describe(b: Uint8Array, lineStart: number, lineEnd: number, err: number, ef: number, fmt: FlowFormat, maxLine: number): string {
-  let end = lineEnd;
-  if (end > lineStart && b[end - 1] === 13) end--;
-  const len = end - lineStart;
-  if (err === E_LONG) return `line is ${len} bytes, longer than the ${maxLine}-byte limit`;
-  const tokens = tokenize(b, lineStart, end);
-  const nf = fmt.names.length;
-  if (err === E_FEW || err === E_MANY) {
-    return `expected ${nf} fields (${fmt === FlowFormat.V2_DEFAULT ? 'v2 default format' : 'format ' + shortFormat(fmt)}), found ${tokens.length}`;
-  }
-  const name = fmt.names[ef] as string;
-  const tok = tokens[ef] ?? '';
-  const shown = JSON.stringify(tok.length > 60 ? tok.slice(0, 60) + '…' : tok);
-  switch (err) {
-    case E_INT:
-      return `field ${ef + 1} (${name}): ${shown} is not a non-negative integer`;
-    case E_RANGE:
-      return `field ${ef + 1} (${name}): ${shown} exceeds 2^53-1`;
-    case E_PORT:
-      return `field ${ef + 1} (${name}): port ${shown} exceeds 65535`;
-    case E_PROTO:
-      return `field ${ef + 1} (${name}): protocol ${shown} exceeds 255`;
-    case E_ADDR:
-      return `field ${ef + 1} (${name}): ${shown} is not an IPv4 or IPv6 address`;
-    case E_ACTION:
-      return `field ${ef + 1} (${name}): ${shown} is not ACCEPT, REJECT or -`;
-    case E_STATUS:
-      return `field ${ef + 1} (${name}): ${shown} is not OK, NODATA, SKIPDATA or -`;
-    default: {
-      for (let p = lineStart; p < end; p++) {
-        const c = b[p] as number;
-        if (c < 32 && c !== 32) return `control byte 0x${c.toString(16).padStart(2, '0')} at column ${p - lineStart + 1} (binary data?)`;
-      }
-      return `unexpected byte in field ${ef + 1} (${name})`;
-    }
-  }
-}
-
-function shortFormat(fmt: FlowFormat): string {
-  const s = fmt.names.join(' ');
-  return s.length > 80 ? s.slice(0, 80) + '…' : s;
-}
-
-/** Splits a line on runs of spaces (cold: messages only). */
-function tokenize(b: Uint8Array, start: number, end: number): string[] {
-  const text = new TextDecoder('utf-8').decode(b.subarray(start, end));
-  return text.split(/ +/).filter((t) => t.length > 0);
-}

@@ -1,0 +1,119 @@
+// Decoder throughput per core (one thread), beside a raw byte scan of the same bytes in the same run.
+//
+// Inputs (seeded generator, random addresses and times, ~1% NODATA, realistic port/byte mix):
+//   v2   the default 14-field format, plain text, ~1M lines (~100 MB; --quick: 200k)
+//   v5   a 20-field v5 custom format, plain text
+//   cw   gzip CloudWatch Logs subscription envelopes, 500 events each (inflate + envelope + decode)
+// Figures: lines/s and MB/s (MB of the text or of the gzip bytes as delivered), median of several
+// full passes over an input far larger than the caches (never one cached batch).
+// Guard (CI): v2 decode ≥ GUARD_RATIO × the newline-count loop over the same bytes. The issue's target
+// is 0.5×; the CI floor is lower because a shared 2-core CI machine's noise moves the two loops
+// differently (measured spread in BENCHMARKS.md).
+
+import { Bench } from 'tinybench';
+import { decodeBuffer } from '../../src/parse/inflate.js';
+import { FlowFormat } from '../../src/parse/fields.js';
+import { TrafficGenerator, V5_CUSTOM_20, cloudWatchEnvelopes } from '../../src/sources/generator/traffic.js';
+import type { BenchOptions, ScenarioResult } from '../run.js';
+
+const GUARD_RATIO = 0.4;
+
+/** The plain JS loop the issue names as the yardstick: count '\n' bytes. */
+export function countNewlines(b: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < b.length; i++) if (b[i] === 10) n++;
+  return n;
+}
+
+function decodeAll(b: Uint8Array, fields?: FlowFormat): number {
+  let rows = 0;
+  decodeBuffer(b, {
+    fields,
+    onBatch: (batch) => {
+      rows += batch.length;
+    },
+    onIssue: () => {},
+  });
+  return rows;
+}
+
+export async function run(opts: BenchOptions): Promise<ScenarioResult> {
+  const lines = opts.quick ? 200_000 : 1_000_000;
+  const v2 = new TrafficGenerator(FlowFormat.V2_DEFAULT, { seed: 7 }).lines(lines);
+  const v5fmt = FlowFormat.parse(V5_CUSTOM_20);
+  const v5 = new TrafficGenerator(v5fmt, { seed: 8 }).lines(lines / 2);
+  const cwLines = new TrafficGenerator(FlowFormat.V2_DEFAULT, { seed: 9 }).lines(lines / 4).toString('latin1').trimEnd().split('\n');
+  const cw = Buffer.concat(cloudWatchEnvelopes(cwLines, 500));
+
+  // Sanity: every line decodes (a decoder that skips work must not look fast).
+  const expect = (got: number, want: number, what: string) => {
+    if (got !== want) throw new Error(`bench ${what}: decoded ${got} records, expected ${want}`);
+  };
+  expect(decodeAll(v2), lines, 'v2');
+  expect(decodeAll(v5, v5fmt), lines / 2, 'v5');
+  expect(decodeAll(cw, FlowFormat.V2_DEFAULT), cwLines.length, 'cloudwatch');
+
+  const bench = new Bench({ time: opts.quick ? 1500 : 4000, warmupTime: 300, iterations: 5 });
+  bench
+    .add('newline scan v2', () => {
+      countNewlines(v2);
+    })
+    .add('decode v2', () => {
+      decodeAll(v2);
+    })
+    .add('newline scan v5', () => {
+      countNewlines(v5);
+    })
+    .add('decode v5 (20 fields)', () => {
+      decodeAll(v5, v5fmt);
+    })
+    .add('decode cloudwatch gzip', () => {
+      decodeAll(cw, FlowFormat.V2_DEFAULT);
+    });
+  await bench.run();
+
+  const shape: Record<string, { lines: number; bytes: number }> = {
+    'newline scan v2': { lines, bytes: v2.length },
+    'decode v2': { lines, bytes: v2.length },
+    'newline scan v5': { lines: lines / 2, bytes: v5.length },
+    'decode v5 (20 fields)': { lines: lines / 2, bytes: v5.length },
+    'decode cloudwatch gzip': { lines: cwLines.length, bytes: cw.length },
+  };
+  const rate: Record<string, number> = {};
+  const rows: Record<string, string | number>[] = [];
+  for (const task of bench.tasks) {
+    const r = task.result;
+    if (r.state !== 'completed') throw new Error(`bench task ${task.name} ${r.state}`);
+    const s = shape[task.name] as { lines: number; bytes: number };
+    const secs = r.latency.p50 / 1000;
+    rate[task.name] = s.lines / secs;
+    rows.push({
+      task: task.name,
+      'lines/s (M)': +(s.lines / secs / 1e6).toFixed(2),
+      'MB/s': Math.round(s.bytes / secs / 1e6),
+      'ns/line': Math.round((secs * 1e9) / s.lines),
+      'input MB': +(s.bytes / 1e6).toFixed(1),
+      'p50 ms': +r.latency.p50.toFixed(1),
+      runs: r.latency.samplesCount ?? 0,
+    });
+  }
+  const ratio = (rate['decode v2'] as number) / (rate['newline scan v2'] as number);
+  const ratio5 = (rate['decode v5 (20 fields)'] as number) / (rate['newline scan v5'] as number);
+  return {
+    scenario: 'parse: decode throughput, one core',
+    rows,
+    notes: [
+      `workload: seeded generator, v2 ${lines} lines (${(v2.length / lines).toFixed(0)} B/line), v5 20-field ${lines / 2} lines, ` +
+        `cloudwatch ${cwLines.length} events in ${Math.ceil(cwLines.length / 500)} gzip envelopes (${(cw.length / cwLines.length).toFixed(1)} B/event gzipped)`,
+      `decode v2 / newline scan = ${ratio.toFixed(2)} (issue target ≥ 0.50); v5 ratio ${ratio5.toFixed(2)}`,
+      `targets: v2 ≥ 8M lines/s on one core → ${((rate['decode v2'] as number) / 1e6).toFixed(2)}M measured`,
+    ],
+    guards: [
+      {
+        name: `decode v2 ≥ ${GUARD_RATIO} × newline scan (same bytes, same run)`,
+        ok: ratio >= GUARD_RATIO,
+        detail: `ratio ${ratio.toFixed(2)}`,
+      },
+    ],
+  };
+}

@@ -1,0 +1,79 @@
+// Finds and instantiates native-free-wasm/build/scan.wasm, once, on first use (never at import), and
+// decides which scanner a decoder uses. The undici way: lazy, synchronous (a 2 KiB module compiles in
+// well under a millisecond), and any failure (file missing, no SIMD in this engine) is remembered and
+// answered with the JS scanner, which gives identical results.
+//
+// Which scanner: DREDGE_WASM=0 is the kill switch and always wins (JS). Otherwise an explicit
+// `scanner` option; otherwise DREDGE_WASM=1 opts in; otherwise DEFAULT_SCANNER (set from the
+// measurement in bench/parse/wasm.ts, see BENCHMARKS.md).
+//
+// The one read of a file in src/parse/: the module's own code, located beside the package
+// (dist/src/parse/wasm/ → ../../../../native-free-wasm/build/scan.wasm; from src/ under tsx the same
+// path resolves one level higher, so both are tried).
+
+import { readFileSync } from 'node:fs';
+import { DredgeError } from '../../errors.js';
+
+export type ScannerKind = 'js' | 'wasm';
+
+/** The faster path on the measurement recorded in BENCHMARKS.md (bench/parse/wasm.ts). */
+export const DEFAULT_SCANNER: ScannerKind = 'js';
+
+/** What scan.wasm exports (native-free-wasm/assembly/scan.ts). */
+export interface ScanExports {
+  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  heapBase(): number;
+  configure(kinds: number, off1: number, off2: number, fields: number, words: number, nulls: number, out: number): void;
+  scan(start: number, end: number, maxRows: number, maxLine: number, delta: number): number;
+}
+
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+
+const CANDIDATES = ['../../../../native-free-wasm/build/scan.wasm', '../../../native-free-wasm/build/scan.wasm'];
+
+let loaded: ScanExports | null = null;
+let failure: string | null = null;
+
+/** The instantiated module, or null when it cannot be had here (`wasmFailure()` says why). */
+export function scanWasm(): ScanExports | null {
+  if (loaded !== null || failure !== null) return loaded;
+  try {
+    const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+    if (api === undefined) throw new Error('this JavaScript engine has no WebAssembly');
+    let bytes: Uint8Array | null = null;
+    for (const rel of CANDIDATES) {
+      try {
+        bytes = readFileSync(new URL(rel, import.meta.url));
+        break;
+      } catch {
+        // try the next location
+      }
+    }
+    if (bytes === null) throw new Error('native-free-wasm/build/scan.wasm not found; run `npm run build:wasm`');
+    const instance = new api.Instance(new api.Module(bytes), {});
+    loaded = instance.exports as ScanExports;
+  } catch (e) {
+    failure = e instanceof Error ? e.message : String(e);
+  }
+  return loaded;
+}
+
+export function wasmFailure(): string | null {
+  return failure;
+}
+
+/** The scanner a decoder constructed now with option `requested` uses (see the module comment). */
+export function resolveScanner(requested?: ScannerKind): ScannerKind {
+  const env = process.env.DREDGE_WASM;
+  if (env === '0') return 'js';
+  const want = requested ?? (env === '1' ? 'wasm' : DEFAULT_SCANNER);
+  if (want === 'js') return 'js';
+  if (scanWasm() !== null) return 'wasm';
+  if (requested === 'wasm') {
+    throw new DredgeError('DREDGE_ERR_CONFIG', `the WebAssembly scanner is unavailable (${failure}); use scanner 'js' or unset the option`);
+  }
+  return 'js';
+}
