@@ -14,6 +14,7 @@ import { ENVELOPE_INCOMPLETE, ENVELOPE_OK, EnvelopeScan, scanEnvelope } from './
 import { FlowFormat } from './fields.js';
 import { DEFAULT_BATCH_ROWS, FlowBatch } from './flow-batch.js';
 import { type ParseIssue, STOP_FORMAT, STOP_FULL, type ScanState, newScanState, scanLines } from './scan-text.js';
+import { overlongReason } from './scan-cold.js';
 import { type ScannerKind, resolveScanner } from './wasm/load.js';
 import { wasmScanBegin, wasmScanEnd, wasmScanLines } from './wasm/scan-wasm.js';
 
@@ -59,12 +60,17 @@ export class FlowDecoder {
   private readonly onBatch: (batch: FlowBatch) => void;
   private readonly maxEnvelope: number;
   private batch: FlowBatch;
+  private readonly firstBatch: FlowBatch;
   private mode = MODE_DETECT;
   /** Text: the partial last line of the previous chunk. Envelope: bytes of envelopes not yet complete. */
   private carry: Uint8Array = new Uint8Array(0);
   private skippingLongLine = false;
   private readonly env = new EnvelopeScan();
+  private lineScratch = new Uint8Array(0);
   private envTried = 0;
+  /** Offset of the first carried envelope byte in the whole decompressed input (for messages). */
+  private envBase = 0;
+  private readonly batches = new Map<FlowFormat, FlowBatch>();
   private ended = false;
   private readonly wasm: boolean;
   /** Set when the input was damaged (truncated/malformed envelope): what `end()` throws. */
@@ -89,7 +95,33 @@ export class FlowDecoder {
     this.onBatch = opts.onBatch;
     this.maxEnvelope = opts.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
     this.batch = new FlowBatch(format, this.batchRows);
+    this.firstBatch = this.batch;
+    this.batches.set(format, this.batch);
     this.wasm = resolveScanner(opts.scanner) === 'wasm';
+  }
+
+  /**
+   * Starts a new input (the next Kinesis record, the next file) keeping the allocated batch, so a
+   * worker decodes record after record without allocating. Stats start from zero.
+   */
+  reset(): void {
+    this.mode = MODE_DETECT;
+    this.carry = new Uint8Array(0);
+    this.skippingLongLine = false;
+    this.envTried = 0;
+    this.envBase = 0;
+    this.ended = false;
+    this.failure = null;
+    this.batch = this.firstBatch;
+    this.batch.reset();
+    const st = this.st;
+    st.format = this.batch.format;
+    st.line = 0;
+    st.unit = 'line';
+    st.records = st.malformed = st.headerLines = st.blankLines = 0;
+    const s = this.stats;
+    s.encoding = 'empty';
+    s.records = s.malformed = s.headerLines = s.blankLines = s.envelopes = s.controlMessages = s.events = 0;
   }
 
   /** Which line scanner this decoder uses. */
@@ -198,10 +230,10 @@ export class FlowDecoder {
         // Bound memory: an overlong line is reported now and skipped up to its newline.
         this.st.line++;
         this.st.malformed++;
-        this.st.onIssue({ unit: this.st.unit, n: this.st.line, reason: `line is longer than the ${this.st.maxLineBytes}-byte limit` });
+        this.st.onIssue({ unit: this.st.unit, n: this.st.line, reason: overlongReason(this.st.maxLineBytes) });
         this.skippingLongLine = true;
       } else {
-        this.carry = rest.slice();
+        this.carry = copyOf(rest);
       }
     }
     this.emit();
@@ -218,10 +250,21 @@ export class FlowDecoder {
         this.emit();
       } else if (this.st.stop === STOP_FORMAT) {
         this.emit();
-        this.batch = new FlowBatch(this.st.format, this.batchRows);
+        this.batch = this.batchFor(this.st.format);
       }
     }
     if (wasm) wasmScanEnd();
+  }
+
+  /** One batch per format, kept: inputs whose header lines alternate allocate nothing per switch. */
+  private batchFor(format: FlowFormat): FlowBatch {
+    let batch = this.batches.get(format);
+    if (batch === undefined) {
+      if (this.batches.size >= 16) this.batches.clear();
+      batch = new FlowBatch(format, this.batchRows);
+      this.batches.set(format, batch);
+    }
+    return batch;
   }
 
   private emit(): void {
@@ -234,21 +277,29 @@ export class FlowDecoder {
   // --- CloudWatch envelopes ---------------------------------------------------------------------
 
   private pushEnvelopeBytes(chunk: Uint8Array, final: boolean): void {
-    this.carry = this.carry.length === 0 ? chunk.slice() : concat(this.carry, chunk);
+    // Scan the chunk in place when nothing is carried; only an incomplete tail is ever copied.
+    const buf = this.carry.length === 0 ? chunk : concat(this.carry, chunk);
+    this.carry = new Uint8Array(0);
     // Re-scan an incomplete envelope only after it doubled (or at the end): linear overall.
-    if (!final && this.carry.length < this.envTried * 2) return;
+    if (!final && buf.length < this.envTried * 2 && buf.length <= this.maxEnvelope) {
+      this.carry = buf === chunk ? copyOf(chunk) : buf;
+      return;
+    }
     let pos = 0;
-    const buf = this.carry;
     while (true) {
       while (pos < buf.length && isSpace(buf[pos] as number)) pos++;
       if (pos === buf.length) break;
-      scanEnvelope(buf, pos, buf.length, this.env);
+      scanEnvelope(buf, pos, buf.length, this.env, this.envBase);
       if (this.env.status === ENVELOPE_INCOMPLETE && !final) {
         if (buf.length - pos > this.maxEnvelope) {
           this.damaged(new DredgeError('DREDGE_ERR_LIMIT', `a CloudWatch envelope exceeds ${this.maxEnvelope} bytes decompressed; raise the limit or check the input`));
           return;
         }
         break;
+      }
+      if (this.env.status === ENVELOPE_OK && this.env.next - pos > this.maxEnvelope) {
+        this.damaged(new DredgeError('DREDGE_ERR_LIMIT', `a CloudWatch envelope exceeds ${this.maxEnvelope} bytes decompressed; raise the limit or check the input`));
+        return;
       }
       this.decodeEnvelope(buf);
       if (this.failure !== null) return;
@@ -260,7 +311,8 @@ export class FlowDecoder {
       }
       pos = this.env.next;
     }
-    this.carry = pos === 0 ? buf : buf.slice(pos);
+    this.carry = pos === buf.length ? new Uint8Array(0) : copyOf(buf.subarray(pos));
+    this.envBase += pos;
     this.envTried = this.carry.length;
   }
 
@@ -279,11 +331,14 @@ export class FlowDecoder {
     }
     let total = 0;
     for (let i = 0; i < env.count; i++) total += (env.ends[i] as number) - (env.starts[i] as number) + 1;
-    const lines = new Uint8Array(total);
+    // One scratch buffer reused envelope after envelope: batches referencing it are handed over
+    // (emitted) before the next envelope overwrites it.
+    if (this.lineScratch.length < total) this.lineScratch = new Uint8Array(Math.max(total, this.lineScratch.length * 2));
+    const lines = this.lineScratch;
     let o = 0;
     let firstEscaped = -1;
     for (let i = 0; i < env.count; i++) {
-      if (env.escaped[i] === 1) {
+      if (env.escaped[i] === 1 || env.missing[i] === 1) {
         if (firstEscaped < 0) firstEscaped = i;
         lines[o++] = 10; // placeholder, decoded below
         continue;
@@ -304,9 +359,9 @@ export class FlowDecoder {
       let p = 0;
       for (let i = 0; i < env.count; i++) {
         this.st.line = base + i;
-        if (env.escaped[i] === 1) {
+        if (env.escaped[i] === 1 || env.missing[i] === 1) {
           this.emit();
-          const line = unescapeMessage(buf, env.starts[i] as number, env.ends[i] as number);
+          const line = env.missing[i] === 1 ? 'log event has no string "message"' : unescapeMessage(buf, env.starts[i] as number, env.ends[i] as number);
           if (typeof line === 'string') {
             this.st.line = base + i + 1;
             this.st.malformed++;
@@ -350,6 +405,11 @@ function unescapeMessage(buf: Uint8Array, s: number, e: number): Uint8Array | st
   if (text.includes('\n')) return 'message holds more than one line';
   const bytes = new TextEncoder().encode(text + '\n');
   return bytes;
+}
+
+/** A real copy (a node Buffer's .slice() is a view of the caller's memory). */
+function copyOf(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b);
 }
 
 function isSpace(c: number): boolean {

@@ -27,6 +27,8 @@ export class EnvelopeScan {
   starts = new Uint32Array(1024);
   ends = new Uint32Array(1024);
   escaped = new Uint8Array(1024);
+  /** 1 when the event had no string `message`. */
+  missing = new Uint8Array(1024);
   error = '';
   /** Next backslash position in `bsBuf` at or after the last search: kept across the envelopes of one
    * buffer, so escape checks stay linear (a fresh indexOf per envelope would rescan to the end). */
@@ -43,7 +45,7 @@ export class EnvelopeScan {
     this.error = '';
   }
 
-  push(s: number, e: number, esc: boolean): void {
+  push(s: number, e: number, esc: boolean, missing = false): void {
     if (this.count === this.starts.length) {
       const grow = <T extends Uint32Array | Uint8Array>(a: T, ctor: new (n: number) => T): T => {
         const g = new ctor(a.length * 2);
@@ -53,10 +55,12 @@ export class EnvelopeScan {
       this.starts = grow(this.starts, Uint32Array);
       this.ends = grow(this.ends, Uint32Array);
       this.escaped = grow(this.escaped, Uint8Array);
+      this.missing = grow(this.missing, Uint8Array);
     }
     this.starts[this.count] = s;
     this.ends[this.count] = e;
     this.escaped[this.count] = esc ? 1 : 0;
+    this.missing[this.count] = missing ? 1 : 0;
     this.count++;
   }
 }
@@ -65,6 +69,8 @@ const KEY_MESSAGE_TYPE = bytes('messageType');
 const KEY_LOG_EVENTS = bytes('logEvents');
 const KEY_MESSAGE = bytes('message');
 const CONTROL_MESSAGE = bytes('CONTROL_MESSAGE');
+
+const UTF8 = new TextDecoder();
 
 function bytes(s: string): Uint8Array {
   return new TextEncoder().encode(s);
@@ -79,9 +85,9 @@ class Stop {
  * Scans one envelope starting at the first non-whitespace byte at or after `pos`. Fills `out`; on
  * ENVELOPE_INCOMPLETE / ENVELOPE_MALFORMED the events located before the damage are still in `out`.
  */
-export function scanEnvelope(b: Uint8Array, pos: number, end: number, out: EnvelopeScan): void {
+export function scanEnvelope(b: Uint8Array, pos: number, end: number, out: EnvelopeScan, baseOffset = 0): void {
   out.reset();
-  const s = new Scanner(b, end, out);
+  const s = new Scanner(b, end, out, baseOffset);
   try {
     s.envelope(s.ws(pos));
     out.status = ENVELOPE_OK;
@@ -93,7 +99,13 @@ export function scanEnvelope(b: Uint8Array, pos: number, end: number, out: Envel
 }
 
 class Scanner {
-  constructor(private readonly b: Uint8Array, private readonly end: number, private readonly out: EnvelopeScan) {
+  constructor(
+    private readonly b: Uint8Array,
+    private readonly end: number,
+    private readonly out: EnvelopeScan,
+    /** Offset of b[0] in the whole decompressed input, so messages name input offsets. */
+    private readonly base: number,
+  ) {
     if (out.bsBuf !== b) {
       out.bsBuf = b;
       out.bsPos = -1;
@@ -119,7 +131,7 @@ class Scanner {
   malformed(p: number, what: string): never {
     const c = this.b[p] as number;
     const shown = c >= 32 && c < 127 ? `'${String.fromCharCode(c)}'` : `byte 0x${c.toString(16)}`;
-    throw new Stop(ENVELOPE_MALFORMED, `not a CloudWatch Logs envelope: expected ${what} at offset ${p}, found ${shown}`);
+    throw new Stop(ENVELOPE_MALFORMED, `not a CloudWatch Logs envelope: expected ${what} at offset ${p + this.base}, found ${shown}`);
   }
 
   /** p at the opening quote; returns the position of the closing quote. Sets `lastEscaped`. */
@@ -171,7 +183,7 @@ class Scanner {
       if (isType && b[p] === 34) {
         const q = this.stringEnd(p);
         out.control = this.keyIs(p, q, CONTROL_MESSAGE);
-        out.messageType = new TextDecoder().decode(b.subarray(p + 1, q));
+        out.messageType = UTF8.decode(b.subarray(p + 1, q));
         p = q + 1;
       } else if (isEvents) {
         out.sawLogEvents = true;
@@ -230,8 +242,8 @@ class Scanner {
         }
       }
       p++;
-      // An event without a string message is recorded as empty, so event numbers stay aligned.
-      if (ms < 0) this.out.push(0, 0, false);
+      // An event without a string message is flagged (reported as malformed), so numbering stays aligned.
+      if (ms < 0) this.out.push(0, 0, false, true);
       else this.out.push(ms, me, esc);
       p = this.ws(p);
       if (b[p] === 44) {

@@ -188,13 +188,22 @@ export class FlowFormat {
       if (seen.has(name)) throw new DredgeError('DREDGE_ERR_CONFIG', `${what}: field "${name}" is listed twice`);
       seen.add(name);
     }
+    // Interned: the same field list is the same FlowFormat, so per-format work (the compiled scanner,
+    // a decoder's batch) is done once even when header lines repeat or alternate.
     const normalized = names.map(normalizeFieldName);
-    if (normalized.length === DEFAULT_V2_FIELDS.length && normalized.every((n, i) => n === DEFAULT_V2_FIELDS[i])) {
-      return FlowFormat.V2_DEFAULT;
+    const key = normalized.join(' ');
+    let fmt = INTERNED.get(key);
+    if (fmt === undefined) {
+      fmt = new FlowFormat(normalized);
+      if (INTERNED.size >= MAX_INTERNED) INTERNED.delete(INTERNED.keys().next().value as string);
+      INTERNED.set(key, fmt);
     }
-    return new FlowFormat(normalized);
+    return fmt;
   }
 }
+
+const MAX_INTERNED = 1024;
+const INTERNED = new Map<string, FlowFormat>([[DEFAULT_V2_FIELDS.join(' '), FlowFormat.V2_DEFAULT]]);
 
 /** `${srcaddr}` → `srcaddr`, `log_status` → `log-status`. */
 export function normalizeFieldName(raw: string): string {

@@ -53,12 +53,17 @@ export function inflateBounded(b: Uint8Array, maxBytes = DEFAULT_MAX_INFLATED_BY
  * the input is damaged or unsupported.
  */
 export function decodeBuffer(b: Uint8Array, opts: DecoderOptions & { maxInflatedBytes?: number }): DecodeStats {
+  return decodeWhole(new FlowDecoder(opts), b, opts.maxInflatedBytes);
+}
+
+/** decodeBuffer with a decoder that is reused input after input (reset first). */
+export function decodeWhole(decoder: FlowDecoder, b: Uint8Array, maxInflatedBytes?: number): DecodeStats {
+  decoder.reset();
   const enc = sniffEncoding(b);
   const unsupported = unsupportedEncoding(enc);
   if (unsupported !== null) throw unsupported;
-  const decoder = new FlowDecoder(opts);
   if (enc === 'gzip') {
-    const { data, error } = inflateBounded(b, opts.maxInflatedBytes);
+    const { data, error } = inflateBounded(b, maxInflatedBytes);
     decoder.push(data);
     if (error !== null) decoder.fail(error);
   } else {

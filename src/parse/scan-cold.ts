@@ -20,6 +20,11 @@ export const E_STATUS = 9;
 export const E_CHAR = 10;
 export const E_LONG = 11;
 
+/** The one wording for an overlong line, whichever path finds it. */
+export function overlongReason(maxLine: number): string {
+  return `line is longer than the ${maxLine}-byte limit`;
+}
+
 export function finish(batch: FlowBatch, st: ScanState, n: number, line: number, p: number): number {
   st.records += n - batch.length;
   batch.length = n;
@@ -89,6 +94,11 @@ export const HEADER_SWITCH = 2;
  */
 export function headerLine(b: Uint8Array, p: number, st: ScanState, line: number): number {
   const lineEnd = b.indexOf(10, p);
+  // An overlong line is never a header: it is decoded as data and reported as overlong, exactly as
+  // when the streaming decoder meets it split across chunks.
+  let lineStart = p;
+  while (lineStart > 0 && b[lineStart - 1] === 32) lineStart--;
+  if (lineEnd - lineStart > st.maxLineBytes) return HEADER_NOT;
   const text = new TextDecoder().decode(b.subarray(p, lineEnd)).trim();
   const tokens = text.split(/ +/);
   if (!tokens.every((t) => fieldId(t) >= 0)) return HEADER_NOT;
@@ -111,14 +121,16 @@ export function headerLine(b: Uint8Array, p: number, st: ScanState, line: number
 
 export function reportIssue(b: Uint8Array, lineStart: number, lineEnd: number, line: number, err: number, ef: number, fmt: FlowFormat, st: ScanState): void {
   st.malformed++;
+  // Length first: whether a line is overlong must not depend on how the input was chunked (the
+  // streaming decoder reports an overlong partial line before it has seen the rest of it).
+  if (lineEnd - lineStart > st.maxLineBytes) err = E_LONG;
   st.onIssue({ unit: st.unit, n: line, reason: describe(b, lineStart, lineEnd, err, ef, fmt, st.maxLineBytes) });
 }
 
 function describe(b: Uint8Array, lineStart: number, lineEnd: number, err: number, ef: number, fmt: FlowFormat, maxLine: number): string {
   let end = lineEnd;
   if (end > lineStart && b[end - 1] === 13) end--;
-  const len = end - lineStart;
-  if (err === E_LONG) return `line is ${len} bytes, longer than the ${maxLine}-byte limit`;
+  if (err === E_LONG) return overlongReason(maxLine);
   const tokens = tokenize(b, lineStart, end);
   const nf = fmt.names.length;
   if (err === E_FEW || err === E_MANY) {

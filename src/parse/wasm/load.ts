@@ -61,6 +61,11 @@ export function scanWasm(): ScanExports | null {
   return loaded;
 }
 
+/** Whether scan.wasm has been instantiated in this thread (it never is while only JS is used). */
+export function wasmInstantiated(): boolean {
+  return loaded !== null;
+}
+
 export function wasmFailure(): string | null {
   return failure;
 }
