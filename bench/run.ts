@@ -27,6 +27,8 @@ type Scenario = () => Promise<{ run: (opts: BenchOptions) => Promise<ScenarioRes
 
 const SCENARIOS: Record<string, Scenario> = {
   parse: () => import('./parse/decode.js'),
+  'parse-wasm': () => import('./parse/wasm.js'),
+  index: () => import('./index/lookup.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -11,6 +11,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   demo: { summary: 'run the product on bundled sample data and print a summary', load: () => import('./demo.js') },
+  index: { summary: 'build a time-aware IP index from inventory, events and AWS ranges; inspect how an address resolves', load: () => import('./index-cmd.js') },
   parse: { summary: 'decode flow-log files (any version, gzip, S3 headers, CloudWatch envelopes) to JSON lines', load: () => import('./parse.js') },
 };
 

@@ -1,0 +1,187 @@
+// `bench index`: the time-aware IP index (src/index/).
+//   1. batch lookups (IndexView.lookupColumn over typed arrays, one core) on 100k prefixes carrying
+//      1M ownership intervals, with Zipf-skewed and uniform addresses; beside the same
+//      longest-prefix lookups done with the ip-cidr package (bucketed by /16 so it scans only the
+//      candidates that can match, and without the time dimension: it is there for scale)
+//   2. freeze of a 1M-prefix generation (1M scattered /32s, one interval each)
+//   3. memory: 1M prefixes × 10 live generations (RSS and SharedArrayBuffer bytes)
+//   4. the churn simulation (bench/index/churn-sim.ts): misattribution of the index vs a naive
+//      latest-owner map, and a stress variant outside the loss model
+// Guards are same-run ratios: index lookups vs ip-cidr, and lookups on the 1M-prefix generation vs
+// the 100k one. `--quick` shrinks every size for CI.
+
+import IPCIDR from 'ip-cidr';
+import { IndexBuilder } from '../../src/index/builder.js';
+import type { IndexView } from '../../src/index/lookup.js';
+import { formatIPv4 } from '../../src/parse/ip.js';
+import { Rng } from '../../src/sources/generator/traffic.js';
+import type { BenchOptions, GuardResult, ScenarioResult } from '../run.js';
+import { churnRows, runChurn } from './churn-sim.js';
+
+const T0 = 1763640000;
+
+interface Workload {
+  view: IndexView;
+  prefixes: { addr: number; len: number }[];
+  freezeMs: number;
+  intervals: number;
+  bytes: number;
+}
+
+/** `n` prefixes (90% /32, 9% /24, 1% /16, scattered over 10/8), `perPrefix` intervals each. */
+function buildWorkload(n: number, perPrefix: number, seed: number, span: number): Workload {
+  const rng = new Rng(seed);
+  const b = new IndexBuilder({ horizonSeconds: null });
+  const seen = new Set<number>();
+  const prefixes: { addr: number; len: number }[] = [];
+  while (prefixes.length < n) {
+    const r = rng.next();
+    const len = r < 0.9 ? 32 : r < 0.99 ? 24 : 16;
+    const addr = ((0x0a000000 | (Math.floor(rng.next() * 2 ** 24) & (len === 32 ? 0xffffff : len === 24 ? 0xffff00 : 0xff0000))) >>> 0);
+    const key = addr * 64 + len;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    prefixes.push({ addr, len });
+  }
+  for (const p of prefixes) {
+    const cidr = `${formatIPv4(p.addr)}/${p.len}`;
+    let t = T0 + rng.int(60);
+    for (let k = 0; k < perPrefix; k++) {
+      b.addEvent({ time: t, type: 'assign', cidr, meta: { app: `app${rng.int(5000)}`, region: 'us-east-1' } });
+      t += 1 + rng.int((2 * span) / perPrefix);
+    }
+  }
+  const { view, stats } = b.freeze();
+  return { view, prefixes, freezeMs: stats.freezeMs, intervals: stats.intervals, bytes: stats.bytes };
+}
+
+/** Addresses inside the workload's prefixes (Zipf-skewed or uniform), times inside the span. */
+function probes(w: Workload, n: number, skewed: boolean, seed: number, span: number): { addr: Uint32Array; fam: Uint8Array; t: Float64Array } {
+  const rng = new Rng(seed);
+  const addr = new Uint32Array(n);
+  const fam = new Uint8Array(n).fill(4);
+  const t = new Float64Array(n);
+  const P = w.prefixes.length;
+  for (let i = 0; i < n; i++) {
+    const p = w.prefixes[skewed ? rng.zipf(P) : rng.int(P)] as { addr: number; len: number };
+    addr[i] = (p.addr + rng.int(2 ** (32 - p.len))) >>> 0;
+    t[i] = T0 + rng.int(span);
+  }
+  return { addr, fam, t };
+}
+
+function lookupRate(view: IndexView, pr: { addr: Uint32Array; fam: Uint8Array; t: Float64Array }, passes: number): { perSec: number; checksum: number } {
+  const out = new Int32Array(pr.addr.length);
+  const v6 = new Uint8Array(0);
+  view.lookupColumn(pr.addr, pr.fam, v6, pr.t, pr.addr.length, out); // warm-up
+  view.lookupColumn(pr.addr, pr.fam, v6, pr.t, pr.addr.length, out);
+  const t0 = process.hrtime.bigint();
+  for (let p = 0; p < passes; p++) view.lookupColumn(pr.addr, pr.fam, v6, pr.t, pr.addr.length, out);
+  const ns = Number(process.hrtime.bigint() - t0);
+  let checksum = 0;
+  for (let i = 0; i < out.length; i++) checksum = (checksum + (out[i] as number)) | 0;
+  return { perSec: (pr.addr.length * passes) / (ns / 1e9), checksum };
+}
+
+/** The same longest-prefix question with ip-cidr: candidates bucketed by /16, `contains` on each. */
+function ipCidrRate(w: Workload, pr: { addr: Uint32Array }, n: number): { perSec: number; agree: number } {
+  const buckets = new Map<number, { len: number; c: IPCIDR; addr: number }[]>();
+  const wide: { len: number; c: IPCIDR; addr: number }[] = [];
+  for (const p of w.prefixes) {
+    const e = { len: p.len, c: new IPCIDR(`${formatIPv4(p.addr)}/${p.len}`), addr: p.addr };
+    if (p.len < 16) wide.push(e);
+    else {
+      const k = p.addr >>> 16;
+      let l = buckets.get(k);
+      if (l === undefined) buckets.set(k, (l = []));
+      l.push(e);
+    }
+  }
+  const texts = Array.from(pr.addr.subarray(0, n), formatIPv4);
+  let agree = 0;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const s = texts[i] as string;
+    let best = -1;
+    for (const e of buckets.get((pr.addr[i] as number) >>> 16) ?? []) if (e.len > best && e.c.contains(s)) best = e.len;
+    for (const e of wide) if (e.len > best && e.c.contains(s)) best = e.len;
+    if (best >= 0) agree++;
+  }
+  const ns = Number(process.hrtime.bigint() - t0);
+  return { perSec: n / (ns / 1e9), agree };
+}
+
+function mb(n: number): string {
+  return `${(n / 2 ** 20).toFixed(1)} MiB`;
+}
+
+export async function run(opts: BenchOptions): Promise<ScenarioResult> {
+  const q = opts.quick;
+  const rows: Record<string, string | number>[] = [];
+  const guards: GuardResult[] = [];
+  const notes: string[] = [];
+  const span = 2 * 3600;
+
+  // 1. Lookups on 100k prefixes × 10 intervals.
+  const nPrefixes = q ? 20_000 : 100_000;
+  const per = 10;
+  const w = buildWorkload(nPrefixes, per, 1, span);
+  const nProbe = q ? 200_000 : 1_000_000;
+  const passes = q ? 3 : 10;
+  const skew = probes(w, nProbe, true, 2, span);
+  const unif = probes(w, nProbe, false, 3, span);
+  const rs = lookupRate(w.view, skew, passes);
+  const ru = lookupRate(w.view, unif, passes);
+  const ipc = ipCidrRate(w, unif, q ? 2_000 : 20_000);
+  const shape = `${w.prefixes.length} prefixes (90% /32, 9% /24, 1% /16 in 10/8), ${w.intervals} intervals, ${nProbe} lookups × ${passes} passes, times over ${span / 3600} h`;
+  rows.push({ case: 'batch lookup, Zipf-skewed addresses', workload: shape, 'lookups/s': Math.round(rs.perSec), 'ns/lookup': (1e9 / rs.perSec).toFixed(1) });
+  rows.push({ case: 'batch lookup, uniform addresses', workload: shape, 'lookups/s': Math.round(ru.perSec), 'ns/lookup': (1e9 / ru.perSec).toFixed(1) });
+  rows.push({ case: 'ip-cidr contains(), /16-bucketed LPM, no time', workload: `same prefixes, ${q ? 2_000 : 20_000} uniform addresses`, 'lookups/s': Math.round(ipc.perSec), 'ns/lookup': (1e9 / ipc.perSec).toFixed(1) });
+  guards.push({ name: 'index batch lookups ≥ 100× ip-cidr', ok: ru.perSec >= 100 * ipc.perSec, detail: `${(ru.perSec / ipc.perSec).toFixed(0)}× (uniform)` });
+  notes.push(`100k-prefix generation: ${mb(w.bytes)}, froze in ${w.freezeMs.toFixed(0)} ms; checksums ${rs.checksum} ${ru.checksum}`);
+
+  // 2. Freeze of a 1M-prefix generation, 3. memory of 10 live generations.
+  const big = q ? 100_000 : 1_000_000;
+  global.gc?.();
+  const rss0 = process.memoryUsage().rss;
+  const rng = new Rng(9);
+  const b = new IndexBuilder({ horizonSeconds: null });
+  const seen = new Set<number>();
+  const hosts: number[] = [];
+  while (hosts.length < big) {
+    const a = (0x0a000000 | rng.int(2 ** 24)) >>> 0;
+    if (seen.has(a)) continue;
+    seen.add(a);
+    hosts.push(a);
+  }
+  seen.clear();
+  for (const a of hosts) b.addEvent({ time: T0 + rng.int(600), type: 'assign', cidr: formatIPv4(a), meta: { app: `app${rng.int(20_000)}` } });
+  const gens: IndexView[] = [];
+  const freezeMs: number[] = [];
+  let bytes = 0;
+  for (let g = 0; g < 10; g++) {
+    if (g > 0) for (let k = 0; k < big / 100; k++) b.addEvent({ time: T0 + 600 + g * 60 + rng.int(60), type: 'assign', cidr: formatIPv4(hosts[rng.int(big)] as number), meta: { app: `app${rng.int(20_000)}` } });
+    const { view, stats } = b.freeze();
+    freezeMs.push(stats.freezeMs);
+    bytes += stats.bytes;
+    gens.push(view);
+  }
+  global.gc?.();
+  const rss1 = process.memoryUsage().rss;
+  const bigProbe = probes({ ...w, view: gens[9] as IndexView, prefixes: hosts.slice(0, 100_000).map((addr) => ({ addr, len: 32 })) }, nProbe, false, 4, 900);
+  const rb = lookupRate(gens[9] as IndexView, bigProbe, passes);
+  rows.push({ case: `freeze, ${big} scattered /32s`, workload: `${big} prefixes, ~${big} intervals; first freeze / mean of next 9 (1% of prefixes changed each)`, 'lookups/s': '-', 'ns/lookup': '-', ms: `${(freezeMs[0] as number).toFixed(0)} / ${(freezeMs.slice(1).reduce((a, x) => a + x, 0) / 9).toFixed(0)}` });
+  rows.push({ case: `memory, ${big} prefixes × 10 generations`, workload: 'all 10 generations alive + the builder', 'lookups/s': '-', 'ns/lookup': '-', ms: '-', memory: `RSS +${mb(rss1 - rss0)}; buffers ${mb(bytes)} (${mb(bytes / 10)}/generation)` });
+  rows.push({ case: `batch lookup on the ${big}-prefix generation`, workload: `${nProbe} uniform addresses × ${passes}`, 'lookups/s': Math.round(rb.perSec), 'ns/lookup': (1e9 / rb.perSec).toFixed(1) });
+  guards.push({ name: `lookups on ${big} prefixes within 3× of ${nPrefixes}`, ok: rb.perSec * 3 >= ru.perSec, detail: `${(ru.perSec / rb.perSec).toFixed(2)}× slower` });
+  if (global.gc === undefined) notes.push('run node with --expose-gc for steadier RSS figures');
+
+  // 4. Churn simulation.
+  const churn = runChurn(q ? { apps: 500, ips: 800, flows: 10_000, durationSeconds: 1800 } : { apps: 2000, ips: 4000, flows: 200_000, durationSeconds: 2 * 3600 });
+  for (const r of churnRows(churn)) rows.push({ case: `churn: ${r.method}`, workload: `${churn.opts.apps} apps, ${churn.opts.ips} IPs, ${churn.tenures} tenures (mean ${churn.opts.meanTenure} s), events ≤${churn.opts.eventLateness} s late, ${churn.events.duplicates} dup, ${churn.events.lost} lost; ${churn.flows} flows ≤${churn.opts.maxFlowDelay / 60} min late`, misattributed: `${r.misattributed} (${r['misattributed %']})`, unattributed: `${r.unattributed} (${r['unattributed %']})` });
+  guards.push({ name: 'churn: zero misattributed flow sides', ok: churn.index.misattributed === 0, detail: `${churn.index.misattributed} of ${churn.index.sides}` });
+  const stress = runChurn(q ? { apps: 500, ips: 800, flows: 10_000, durationSeconds: 1800, idleTraffic: 0.2, allowDoubleLoss: true } : { apps: 2000, ips: 4000, flows: 200_000, durationSeconds: 2 * 3600, idleTraffic: 0.2, allowDoubleLoss: true });
+  for (const r of churnRows(stress)) rows.push({ case: `churn stress (idle traffic, double loss): ${r.method}`, workload: `as above + 20% of internal remote sides at any address; ${stress.events.doubleLossHandovers} handovers with both events lost`, misattributed: `${r.misattributed} (${r['misattributed %']})`, unattributed: `${r.unattributed} (${r['unattributed %']})` });
+  notes.push(`churn: ${churn.freezes} freezes (mean ${churn.meanFreezeMs.toFixed(1)} ms), ${churn.held} flows held until the index knew their time (max ${churn.maxHoldSeconds} s)`);
+  return { scenario: 'index', rows, guards, notes };
+}

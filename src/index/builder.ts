@@ -1,0 +1,606 @@
+// IndexBuilder: the mutable side of the index (main thread, off the hot path). It collects evidence
+// per exact prefix (snapshot rows, change events, AWS ranges, heartbeats), and `freeze()` turns the
+// current state into one immutable generation (a SharedArrayBuffer, layout.ts) that workers read with
+// IndexView. Nothing shared is mutated after freeze: a later freeze builds a new buffer.
+//
+// Time: epoch seconds (fractions allowed) throughout. Retention: at freeze, intervals that ended more
+// than `horizonSeconds` before the watermark (the caller's flow watermark, else the newest evidence
+// time seen) are dropped and the evidence behind them pruned, so memory stays bounded; `null` keeps
+// everything (what `dredge index build` does unless --horizon is given, DESIGN.md §9).
+
+import { DredgeError } from '../errors.js';
+import type { FlowBatch } from '../parse/flow-batch.js';
+import { parseIpString } from '../parse/ip.js';
+import { allocate, type Counts, F_BUILT_AT_MS, F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, sectionBytes, SRC_AWS, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT } from './layout.js';
+import { IndexView, RESULT_CONFLICT } from './lookup.js';
+import { type MetaInput, MetaInterner } from './meta.js';
+import { maskedV4, maskedV6, type Prefix, prefixKey, readWord, requirePrefix } from './prefix.js';
+import { type EventEvidence, RESOLVED_CONFLICT, type Resolved, resolveTimeline, type SpanEvidence } from './timeline.js';
+import { buildV4Trie, buildV6Trie, I32Buf, U32Buf, v4Ranges, v6Ranges } from './trie-build.js';
+
+export const DEFAULT_HORIZON_SECONDS = 2 * 3600;
+
+/** Where a piece of evidence came from (shown by `dredge index inspect`). */
+export interface Origin {
+  file: string;
+  line: number;
+}
+
+export interface SnapshotRow {
+  /** null only for rows that just map an interface/instance to its owner. */
+  cidr: string | null;
+  meta: MetaInput;
+  validFrom?: number | null;
+  validTo?: number | null;
+  origin?: Origin;
+}
+
+export interface ChangeEvent {
+  time: number;
+  type: 'assign' | 'release';
+  cidr: string;
+  meta: MetaInput;
+  origin?: Origin;
+}
+
+export interface AwsPrefix {
+  cidr: string;
+  service: string;
+  region: string;
+  origin?: Origin;
+}
+
+export interface BuilderOptions {
+  /** Retention horizon in seconds; null keeps everything. Default 2 h. */
+  horizonSeconds?: number | null;
+  /**
+   * How late change events may arrive. When set, intervals inferred from events end at
+   * (newest event time − lateness): after that a late event may still change the answer, so the
+   * index says `gap` rather than guess. null (default): the events given are complete.
+   */
+  eventLatenessSeconds?: number | null;
+}
+
+export interface FreezeOptions {
+  /** Retention counts back from here (the flow watermark in a run); default: newest evidence time. */
+  watermark?: number;
+  /** Overrides the known-until time derived from eventLatenessSeconds. */
+  knownUntil?: number;
+}
+
+export interface FreezeStats {
+  generation: number;
+  prefixes: number;
+  v4Prefixes: number;
+  v6Prefixes: number;
+  intervals: number;
+  conflictIntervals: number;
+  metaRecords: number;
+  bytes: number;
+  sections: Record<string, number>;
+  cutoff: number;
+  knownUntil: number;
+  newestTime: number;
+  pruned: { events: number; spans: number; prefixes: number };
+  freezeMs: number;
+}
+
+export interface BuilderCounters {
+  snapshotRows: number;
+  events: number;
+  awsPrefixes: number;
+  heartbeats: number;
+  /** Heartbeats whose interface/instance no snapshot row maps to an owner. */
+  heartbeatsUnmapped: number;
+  /** Heartbeats whose interface/instance maps to more than one owner. */
+  heartbeatsAmbiguous: number;
+  /** FlowBatch rows that could not say which side is local. */
+  heartbeatsNoLocalSide: number;
+}
+
+interface KeyState {
+  p: Prefix;
+  events: EventEvidence[];
+  spans: SpanEvidence[];
+  /** AWS service candidates for this exact prefix (resolved at freeze). */
+  aws: AwsPrefix[] | null;
+}
+
+const AMBIGUOUS = -1;
+
+export class IndexBuilder {
+  readonly meta = new MetaInterner();
+  readonly horizonSeconds: number | null;
+  readonly eventLatenessSeconds: number | null;
+  readonly counters: BuilderCounters = { snapshotRows: 0, events: 0, awsPrefixes: 0, heartbeats: 0, heartbeatsUnmapped: 0, heartbeatsAmbiguous: 0, heartbeatsNoLocalSide: 0 };
+  private readonly v4 = new Map<number, KeyState>();
+  private readonly v6 = new Map<string, KeyState>();
+  /** `eni:<id>` / `inst:<id>` → record id of its owner (AMBIGUOUS when rows disagree). */
+  private readonly ifaceOwner = new Map<string, number>();
+  /** `eni:<id>` / `inst:<id>` → prefix keys the snapshot gives it (for the no-flow-direction rule). */
+  private readonly ifaceAddrs = new Map<string, Set<string>>();
+  private newestEvent = -Infinity;
+  private newestEvidence = -Infinity;
+  private generation = 0;
+
+  constructor(opts: BuilderOptions = {}) {
+    this.horizonSeconds = opts.horizonSeconds === undefined ? DEFAULT_HORIZON_SECONDS : opts.horizonSeconds;
+    this.eventLatenessSeconds = opts.eventLatenessSeconds ?? null;
+  }
+
+  private origin(o: Origin | undefined, fallback: string): number {
+    if (o === undefined) return this.meta.str(fallback) * 2 ** 32;
+    return this.meta.str(o.file) * 2 ** 32 + Math.max(0, o.line);
+  }
+
+  private state(p: Prefix): KeyState {
+    if (p.family === 4) {
+      const k = p.w0 * 64 + p.len;
+      let s = this.v4.get(k);
+      if (s === undefined) {
+        s = { p, events: [], spans: [], aws: null };
+        this.v4.set(k, s);
+      }
+      return s;
+    }
+    const k = prefixKey(p);
+    let s = this.v6.get(k);
+    if (s === undefined) {
+      s = { p, events: [], spans: [], aws: null };
+      this.v6.set(k, s);
+    }
+    return s;
+  }
+
+  private where(o: Origin | undefined): string {
+    return o === undefined ? 'input' : `${o.file}:${o.line}`;
+  }
+
+  addSnapshotRow(row: SnapshotRow): void {
+    this.counters.snapshotRows++;
+    const metaId = this.meta.intern(row.meta);
+    const from = row.validFrom ?? -Infinity;
+    const to = row.validTo ?? Infinity;
+    if (!(from < to)) throw new DredgeError('DREDGE_ERR_INDEX', `${this.where(row.origin)}: valid_from must be before valid_to`);
+    const eni = row.meta.interface_id;
+    const inst = row.meta.instance_id;
+    let p: Prefix | null = null;
+    if (row.cidr !== null) p = requirePrefix(row.cidr, `${this.where(row.origin)}: field cidr`);
+    if (eni !== undefined && eni !== '') this.mapInterface(`eni:${eni}`, metaId, p);
+    if (inst !== undefined && inst !== '') this.mapInterface(`inst:${inst}`, metaId, p);
+    if (p === null) {
+      if (eni === undefined && inst === undefined) throw new DredgeError('DREDGE_ERR_INDEX', `${this.where(row.origin)}: field cidr is empty; every row needs an address or CIDR (or an interface_id/instance_id it maps to an owner)`);
+      return;
+    }
+    const st = this.state(p);
+    const origin = this.origin(row.origin, 'snapshot');
+    const owner = this.meta.ownerOf(metaId);
+    if (to === Infinity) st.events.push({ t: from, assign: true, meta: metaId, owner, src: SRC_SNAPSHOT, origin });
+    else st.spans.push({ from, to, meta: metaId, owner, src: SRC_SNAPSHOT, origin });
+  }
+
+  private mapInterface(key: string, metaId: number, p: Prefix | null): void {
+    const prev = this.ifaceOwner.get(key);
+    if (prev === undefined) this.ifaceOwner.set(key, metaId);
+    else if (prev !== metaId) this.ifaceOwner.set(key, AMBIGUOUS);
+    if (p !== null && (p.len === 32 || p.len === 128)) {
+      let set = this.ifaceAddrs.get(key);
+      if (set === undefined) this.ifaceAddrs.set(key, (set = new Set()));
+      set.add(prefixKey(p));
+    }
+  }
+
+  addEvent(ev: ChangeEvent): void {
+    this.counters.events++;
+    const p = requirePrefix(ev.cidr, `${this.where(ev.origin)}: field cidr`);
+    if (!Number.isFinite(ev.time)) throw new DredgeError('DREDGE_ERR_INDEX', `${this.where(ev.origin)}: field time is not a finite time`);
+    const st = this.state(p);
+    const origin = this.origin(ev.origin, 'event');
+    if (ev.type === 'assign') {
+      const metaId = this.meta.intern(ev.meta);
+      st.events.push({ t: ev.time, assign: true, meta: metaId, owner: this.meta.ownerOf(metaId), src: SRC_EVENT, origin });
+    } else {
+      const app = ev.meta.app;
+      st.events.push({ t: ev.time, assign: false, meta: -1, owner: app === undefined || app === '' ? null : this.meta.ownerOfApp(app), src: SRC_EVENT, origin });
+    }
+    if (ev.time > this.newestEvent) this.newestEvent = ev.time;
+    if (ev.time > this.newestEvidence) this.newestEvidence = ev.time;
+  }
+
+  addAwsPrefix(r: AwsPrefix): void {
+    this.counters.awsPrefixes++;
+    const p = requirePrefix(r.cidr, `${this.where(r.origin)}: field ip_prefix`);
+    const st = this.state(p);
+    (st.aws ??= []).push(r);
+  }
+
+  /**
+   * Heartbeat: a flow's local side proves that the owner of `interfaceId` (or `instanceId`) owned
+   * `ip` over [start, end] (whole seconds, so [start, end + 1)). Returns false when the
+   * interface/instance maps to no single owner (counted).
+   */
+  observe(ip: string | number, start: number, end: number, interfaceId: string | null, instanceId: string | null = null): boolean {
+    let p: Prefix;
+    if (typeof ip === 'number') p = maskedV4(ip >>> 0, 32);
+    else {
+      const a = parseIpString(ip);
+      if (a === null) throw new DredgeError('DREDGE_ERR_INDEX', `heartbeat address "${ip}" is not an IP address`);
+      p = a.family === 4 ? maskedV4(a.v4, 32) : v6Host(a.v6, 0);
+    }
+    return this.observePrefix(p, start, end, interfaceId, instanceId);
+  }
+
+  private ownerMetaFor(interfaceId: string | null, instanceId: string | null): number {
+    let m: number | undefined;
+    if (interfaceId !== null) m = this.ifaceOwner.get(`eni:${interfaceId}`);
+    if (m === undefined && instanceId !== null) m = this.ifaceOwner.get(`inst:${instanceId}`);
+    if (m === undefined) {
+      this.counters.heartbeatsUnmapped++;
+      return -2;
+    }
+    if (m === AMBIGUOUS) this.counters.heartbeatsAmbiguous++;
+    return m;
+  }
+
+  private observePrefix(p: Prefix, start: number, end: number, interfaceId: string | null, instanceId: string | null): boolean {
+    const m = this.ownerMetaFor(interfaceId, instanceId);
+    if (m < 0) return false;
+    if (!(end >= start)) return false;
+    this.counters.heartbeats++;
+    const st = this.state(p);
+    const to = end + 1;
+    const spans = st.spans;
+    // Coalesce with a recent span of the same record (heartbeats mostly arrive in order).
+    for (let i = spans.length - 1; i >= 0 && i >= spans.length - 4; i--) {
+      const s = spans[i] as SpanEvidence;
+      if (s.src === SRC_HEARTBEAT && s.meta === m && start <= s.to && to >= s.from) {
+        if (start < s.from) s.from = start;
+        if (to > s.to) s.to = to;
+        if (end > this.newestEvidence) this.newestEvidence = end;
+        return true;
+      }
+    }
+    spans.push({ from: start, to, meta: m, owner: this.meta.ownerOf(m), src: SRC_HEARTBEAT, origin: this.origin(undefined, `heartbeat ${interfaceId ?? instanceId}`) });
+    if (end > this.newestEvidence) this.newestEvidence = end;
+    return true;
+  }
+
+  /**
+   * Heartbeats from a FlowBatch (DESIGN.md §9): the local side is srcaddr for flow-direction egress,
+   * dstaddr for ingress; without flow-direction, the side whose address the snapshot gives the
+   * record's interface-id/instance-id. Needs srcaddr, dstaddr, start, end and interface-id or
+   * instance-id in the format; returns the heartbeats recorded.
+   */
+  observeBatch(batch: FlowBatch): number {
+    const f = batch.format;
+    const iIf = f.indexOf('interface-id');
+    const iInst = f.indexOf('instance-id');
+    const iDir = f.indexOf('flow-direction');
+    if ((iIf < 0 && iInst < 0) || f.indexOf('srcaddr') < 0 || f.indexOf('dstaddr') < 0 || f.indexOf('start') < 0 || f.indexOf('end') < 0) return 0;
+    const src = batch.addrColumn('srcaddr');
+    const dst = batch.addrColumn('dstaddr');
+    const start = batch.intColumn('start');
+    const end = batch.intColumn('end');
+    let n = 0;
+    for (let r = 0; r < batch.length; r++) {
+      const eni = iIf >= 0 ? batch.text(r, iIf) : null;
+      const inst = iInst >= 0 ? batch.text(r, iInst) : null;
+      if (eni === null && inst === null) continue;
+      const dir = iDir >= 0 ? batch.text(r, iDir) : null;
+      const ps = cellPrefix(src.addr, src.fam, batch.v6, r);
+      const pd = cellPrefix(dst.addr, dst.fam, batch.v6, r);
+      let local: Prefix | null = null;
+      if (dir === 'egress') local = ps;
+      else if (dir === 'ingress') local = pd;
+      else {
+        const set = (eni !== null ? this.ifaceAddrs.get(`eni:${eni}`) : undefined) ?? (inst !== null ? this.ifaceAddrs.get(`inst:${inst}`) : undefined);
+        if (set !== undefined) {
+          if (ps !== null && set.has(prefixKey(ps))) local = ps;
+          else if (pd !== null && set.has(prefixKey(pd))) local = pd;
+        }
+      }
+      if (local === null) {
+        this.counters.heartbeatsNoLocalSide++;
+        continue;
+      }
+      if (this.observePrefix(local, start[r] as number, end[r] as number, eni, inst)) n++;
+    }
+    return n;
+  }
+
+  /** Newest event time seen (-Infinity before any). */
+  get newestEventTime(): number {
+    return this.newestEvent;
+  }
+
+  /** Freezes the current state into a new immutable generation. */
+  freeze(opts: FreezeOptions = {}): { view: IndexView; stats: FreezeStats } {
+    const t0 = performance.now();
+    const gen = ++this.generation;
+    const newest = this.newestEvidence;
+    const base = opts.watermark ?? newest;
+    const cutoff = this.horizonSeconds === null || base === -Infinity ? -Infinity : base - this.horizonSeconds;
+    const knownUntil = opts.knownUntil ?? (this.eventLatenessSeconds === null || this.newestEvent === -Infinity ? Infinity : this.newestEvent - this.eventLatenessSeconds);
+    const pruned = cutoff === -Infinity ? { events: 0, spans: 0, prefixes: 0 } : this.prune(cutoff);
+    const awsMeta = this.resolveAws();
+
+    // IPv4 prefixes in (address, length) order.
+    const keys4 = Float64Array.from(this.v4.keys()).sort();
+    const P4 = keys4.length;
+    const addr4 = new Uint32Array(P4);
+    const len4 = new Uint8Array(P4);
+    const states: KeyState[] = new Array(P4);
+    for (let i = 0; i < P4; i++) {
+      const k = keys4[i] as number;
+      len4[i] = k % 64;
+      addr4[i] = (k - (k % 64)) / 64;
+      states[i] = this.v4.get(k) as KeyState;
+    }
+    const v6States = [...this.v6.values()].map((s) => ({ s, a: (BigInt(s.p.w0) << 96n) | (BigInt(s.p.w1) << 64n) | (BigInt(s.p.w2) << 32n) | BigInt(s.p.w3) }));
+    v6States.sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : x.s.p.len - y.s.p.len));
+    const P6 = v6States.length;
+    const P = P4 + P6;
+    for (const x of v6States) states.push(x.s);
+
+    const res: Resolved = { from: [], to: [], meta: [], src: [], origin: [] };
+    const pfxIv = new Int32Array(P + 1);
+    for (let i = 0; i < P; i++) {
+      const st = states[i] as KeyState;
+      const before = res.from.length;
+      if (st.spans.length > 1) compactHeartbeats(st);
+      resolveTimeline(st.events, st.spans, knownUntil, cutoff, res);
+      const aws = awsMeta.get(st);
+      if (aws !== undefined) fillGaps(res, before, aws.meta, aws.origin);
+      pfxIv[i + 1] = res.from.length;
+    }
+
+    const r4 = v4Ranges(addr4, len4, P4);
+    const r6 = v6Ranges(
+      v6States.map((x) => x.a),
+      Uint8Array.from(v6States.map((x) => x.s.p.len)),
+      P6,
+    );
+    const nodes = new I32Buf(1 << 18);
+    const l4Start = new U32Buf(Math.max(1024, r4.count));
+    const l4Pfx = new I32Buf(Math.max(1024, r4.count));
+    const l4Lists = new I32Buf();
+    l4Lists.push(0);
+    const l6Start = new U32Buf();
+    const l6Pfx = new I32Buf();
+    const l6Lists = new I32Buf();
+    l6Lists.push(0);
+    const root4 = buildV4Trie(r4.starts, r4.pfx, r4.count, 0, nodes, l4Start, l4Pfx, l4Lists);
+    const root6 = buildV6Trie(r6.starts, r6.pfx, P4, nodes, l6Start, l6Pfx, l6Lists);
+
+    const metaBytes = this.meta.encode();
+    const I = res.from.length;
+    const counts: Counts = {
+      nodes: nodes.n,
+      v4List: l4Start.n * 2,
+      v4Lists: l4Lists.n,
+      v6Start: l6Start.n,
+      v6Pfx: l6Pfx.n,
+      v6Lists: l6Lists.n,
+      pfxTab: P * 3,
+      pfxLen: P,
+      pfxAddr4: P4,
+      pfxAddr6: P6 * 4,
+      iv: I * 3,
+      ivOrigin: I * 2,
+      ivSrc: I,
+      meta: metaBytes.length,
+    };
+    const v = allocate(counts, gen);
+    v.header[H_V4_ROOT] = root4;
+    v.header[H_V6_ROOT] = root6;
+    v.header[H_V4_PREFIXES] = P4;
+    v.header[H_PREFIXES] = P;
+    v.header[H_INTERVALS] = I;
+    v.header[H_META_RECORDS] = this.meta.records.length;
+    v.f64[F_NEWEST_TIME] = newest;
+    v.f64[F_CUTOFF] = cutoff;
+    v.f64[F_KNOWN_UNTIL] = knownUntil;
+    v.f64[F_BUILT_AT_MS] = Date.now();
+    v.nodes.set(nodes.a.subarray(0, nodes.n));
+    for (let k = 0; k < l4Start.n; k++) {
+      v.v4List[2 * k] = l4Start.a[k] as number;
+      v.v4List[2 * k + 1] = (l4Pfx.a[k] as number) + 1;
+    }
+    v.v4Lists.set(l4Lists.a.subarray(0, l4Lists.n));
+    v.v6Start.set(l6Start.a.subarray(0, l6Start.n));
+    v.v6Pfx.set(l6Pfx.a.subarray(0, l6Pfx.n));
+    v.v6Lists.set(l6Lists.a.subarray(0, l6Lists.n));
+    for (let i = 0; i < P; i++) {
+      v.pfxTab[3 * i] = pfxIv[i] as number;
+      v.pfxTab[3 * i + 1] = pfxIv[i + 1] as number;
+      const par = i < P4 ? (r4.parent[i] as number) : (r6.parent[i - P4] as number);
+      v.pfxTab[3 * i + 2] = par < 0 ? -1 : i < P4 ? par : par + P4;
+    }
+    v.pfxLen.set(len4);
+    v.pfxAddr4.set(addr4);
+    for (let i = 0; i < P6; i++) {
+      const p = (v6States[i] as { s: KeyState }).s.p;
+      v.pfxLen[P4 + i] = p.len;
+      v.pfxAddr6[i * 4] = p.w0;
+      v.pfxAddr6[i * 4 + 1] = p.w1;
+      v.pfxAddr6[i * 4 + 2] = p.w2;
+      v.pfxAddr6[i * 4 + 3] = p.w3;
+    }
+    let conflicts = 0;
+    for (let i = 0; i < I; i++) {
+      v.iv[3 * i] = res.from[i] as number;
+      v.iv[3 * i + 1] = res.to[i] as number;
+      const m = res.meta[i] as number;
+      if (m === RESOLVED_CONFLICT) conflicts++;
+      v.iv[3 * i + 2] = m === RESOLVED_CONFLICT ? RESULT_CONFLICT : m;
+      const o = res.origin[i] as number;
+      v.ivOrigin[2 * i] = o < 0 ? -1 : Math.floor(o / 2 ** 32);
+      v.ivOrigin[2 * i + 1] = o < 0 ? 0 : o % 2 ** 32;
+      v.ivSrc[i] = res.src[i] as number;
+    }
+    v.meta.set(metaBytes);
+    const view = new IndexView(v.sab);
+    const secs = sectionBytes(v);
+    return {
+      view,
+      stats: {
+        generation: gen,
+        prefixes: P,
+        v4Prefixes: P4,
+        v6Prefixes: P6,
+        intervals: I,
+        conflictIntervals: conflicts,
+        metaRecords: this.meta.records.length,
+        bytes: v.sab.byteLength,
+        sections: secs,
+        cutoff,
+        knownUntil,
+        newestTime: newest,
+        pruned,
+        freezeMs: performance.now() - t0,
+      },
+    };
+  }
+
+  /** Retention: drops evidence that can no longer produce an interval ending after `cutoff`. */
+  private prune(cutoff: number): { events: number; spans: number; prefixes: number } {
+    const out = { events: 0, spans: 0, prefixes: 0 };
+    const pruneOne = (st: KeyState): boolean => {
+      if (st.events.length > 0) {
+        let lastBefore = -Infinity;
+        for (const e of st.events) if (e.t < cutoff && e.t > lastBefore) lastBefore = e.t;
+        if (lastBefore > -Infinity) {
+          const kept = st.events.filter((e) => e.t >= lastBefore);
+          out.events += st.events.length - kept.length;
+          // Only releases left at or before the cutoff, and nothing after: the prefix is idle.
+          if (kept.every((e) => !e.assign && e.t < cutoff)) {
+            out.events += kept.length;
+            st.events = [];
+          } else st.events = kept;
+        }
+      }
+      if (st.spans.length > 0) {
+        const kept = st.spans.filter((s) => s.to > cutoff);
+        out.spans += st.spans.length - kept.length;
+        st.spans = kept;
+      }
+      return st.events.length === 0 && st.spans.length === 0 && st.aws === null;
+    };
+    for (const [k, st] of this.v4)
+      if (pruneOne(st)) {
+        this.v4.delete(k);
+        out.prefixes++;
+      }
+    for (const [k, st] of this.v6)
+      if (pruneOne(st)) {
+        this.v6.delete(k);
+        out.prefixes++;
+      }
+    return out;
+  }
+
+  /**
+   * AWS ranges → one record per prefix: the non-AMAZON service (alphabetically first when several
+   * name the same prefix), else AMAZON; an AMAZON-only prefix inside a non-AMAZON one is dropped, so
+   * the most specific non-AMAZON service wins (DESIGN.md §9).
+   */
+  private resolveAws(): Map<KeyState, { meta: number; origin: number }> {
+    const out = new Map<KeyState, { meta: number; origin: number }>();
+    const specific = new Set<string>();
+    const all: KeyState[] = [];
+    for (const st of [...this.v4.values(), ...this.v6.values()]) {
+      if (st.aws === null) continue;
+      all.push(st);
+      if (st.aws.some((a) => a.service !== 'AMAZON')) specific.add(prefixKey(st.p));
+    }
+    for (const st of all) {
+      const list = st.aws as AwsPrefix[];
+      const named = list.filter((a) => a.service !== 'AMAZON').sort((a, b) => (a.service + a.region < b.service + b.region ? -1 : 1));
+      let pick = named[0];
+      if (pick === undefined) {
+        if (coveredBy(st.p, specific)) {
+          // Inside a service-specific range: that range answers; drop the prefix unless other evidence uses it.
+          if (st.events.length === 0 && st.spans.length === 0) {
+            if (st.p.family === 4) this.v4.delete(st.p.w0 * 64 + st.p.len);
+            else this.v6.delete(prefixKey(st.p));
+          }
+          continue;
+        }
+        pick = list[0] as AwsPrefix;
+      }
+      const meta = this.meta.intern({ app: `aws:${pick.service}:${pick.region}`, owner: 'aws', region: pick.region });
+      out.set(st, { meta, origin: this.origin(pick.origin, 'ip-ranges') });
+    }
+    return out;
+  }
+}
+
+function coveredBy(p: Prefix, set: Set<string>): boolean {
+  for (let len = p.len - 1; len >= 0; len--) {
+    const q = p.family === 4 ? maskedV4(p.w0, len) : maskedV6([p.w0, p.w1, p.w2, p.w3], len);
+    if (set.has(prefixKey(q))) return true;
+  }
+  return false;
+}
+
+function v6Host(b: Uint8Array, at: number): Prefix {
+  const w0 = readWord(b, at);
+  const w1 = readWord(b, at + 4);
+  const w2 = readWord(b, at + 8);
+  const w3 = readWord(b, at + 12);
+  if (w0 === 0 && w1 === 0 && w2 === 0xffff) return maskedV4(w3, 32);
+  return maskedV6([w0, w1, w2, w3], 128);
+}
+
+function cellPrefix(addr: Uint32Array, fam: Uint8Array, v6: Uint8Array, r: number): Prefix | null {
+  const f = fam[r];
+  if (f === 4) return maskedV4(addr[r] as number, 32);
+  if (f === 6) return v6Host(v6, (addr[r] as number) * 16);
+  return null;
+}
+
+/** Merges overlapping/touching heartbeat spans of the same record (bounded memory per address). */
+function compactHeartbeats(st: KeyState): void {
+  const hb = st.spans.filter((s) => s.src === SRC_HEARTBEAT);
+  if (hb.length < 2) return;
+  const other = st.spans.filter((s) => s.src !== SRC_HEARTBEAT);
+  hb.sort((a, b) => a.meta - b.meta || a.from - b.from);
+  const merged: SpanEvidence[] = [];
+  for (const s of hb) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && last.meta === s.meta && s.from <= last.to) {
+      if (s.to > last.to) last.to = s.to;
+    } else merged.push({ ...s });
+  }
+  st.spans = other.concat(merged);
+}
+
+/** Fills the gaps of the intervals appended since `start` (sorted, disjoint) with an AWS record. */
+function fillGaps(res: Resolved, start: number, meta: number, origin: number): void {
+  const n = res.from.length - start;
+  const from = res.from.splice(start, n);
+  const to = res.to.splice(start, n);
+  const m = res.meta.splice(start, n);
+  const src = res.src.splice(start, n);
+  const org = res.origin.splice(start, n);
+  let cursor = -Infinity;
+  const gap = (a: number, b: number): void => {
+    if (a < b) {
+      res.from.push(a);
+      res.to.push(b);
+      res.meta.push(meta);
+      res.src.push(SRC_AWS);
+      res.origin.push(origin);
+    }
+  };
+  for (let i = 0; i < n; i++) {
+    gap(cursor, from[i] as number);
+    res.from.push(from[i] as number);
+    res.to.push(to[i] as number);
+    res.meta.push(m[i] as number);
+    res.src.push(src[i] as number);
+    res.origin.push(org[i] as number);
+    cursor = to[i] as number;
+  }
+  gap(cursor, Infinity);
+}

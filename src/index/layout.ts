@@ -1,0 +1,172 @@
+// The one module that owns every offset of a frozen index generation (DESIGN.md §3). A generation is
+// one SharedArrayBuffer (and, byte for byte, an `index.bin` file):
+//
+//   [0, 256)    Int32 header slots, named by H_* below: magic, layout version, generation, byte
+//               length, trie roots, counts, then a section table of (byte offset, element count)
+//   [256, 320)  Float64 header slots, named by F_* below: newest evidence time, retention cutoff,
+//               known-until time, build wall-clock time
+//   [320, …)    sections in SECTIONS order, each 8-byte aligned:
+//     nodes       Int32    trie slots; a node is 2^stride consecutive slots (v4 and v6 tries share it)
+//     v4List      Uint32   IPv4 range lists, 2 words per range: first address, deepest prefix
+//                          covering it + 1 (0 none); interleaved so a probe touches one cache line
+//     v4Lists     Int32    list i is ranges [v4Lists[i], v4Lists[i+1])
+//     v6Start     Uint32   IPv6 range lists: 4 big-endian words per range
+//     v6Pfx       Int32
+//     v6Lists     Int32
+//     pfxTab      Int32    3 per prefix: its intervals are [pfxTab[3p], pfxTab[3p+1]); pfxTab[3p+2] is
+//                          the next shorter prefix covering it (-1 none)
+//     pfxLen      Uint8    prefix length; prefixes [0, P4) are IPv4, [P4, P) IPv6
+//     pfxAddr4    Uint32   IPv4 prefix address
+//     pfxAddr6    Uint32   IPv6 prefix address, 4 words
+//     iv          Float64  3 per interval: start (epoch seconds, -Infinity when open; sorted per
+//                          prefix), end (exclusive, +Infinity when open), metadata record id or
+//                          RESULT_CONFLICT. Interleaved: the probe that finds `start` has the rest.
+//     ivOrigin    Int32    2 per interval: string id of the file/source (metadata table) and line,
+//                          naming the evidence that started it
+//     ivSrc       Uint8    SRC_* bits of the evidence that produced it
+//     meta        Uint8    the FlatBuffers MetaTable (meta.ts)
+//
+// Trie slot encoding (Int32): low 2 bits the kind, the rest the payload:
+//   SLOT_PREFIX  payload = prefix id + 1 (0: no prefix covers this block)
+//   SLOT_NODE    payload = offset in `nodes` of a child node (stride 8)
+//   SLOT_LIST    payload = range list index (binary-searched)
+
+import { DredgeError } from '../errors.js';
+
+export const MAGIC = 0x44524958; // "DRIX"
+export const LAYOUT_VERSION = 1;
+
+export const HEADER_BYTES = 256;
+export const F64_HEADER_BYTES = 64;
+
+export const H_MAGIC = 0;
+export const H_LAYOUT_VERSION = 1;
+export const H_GENERATION = 2;
+export const H_BYTE_LENGTH = 3;
+export const H_V4_ROOT = 4;
+export const H_V6_ROOT = 5;
+export const H_V4_PREFIXES = 6;
+export const H_PREFIXES = 7;
+export const H_INTERVALS = 8;
+export const H_META_RECORDS = 9;
+export const H_ROOT_STRIDE = 10;
+export const H_NODE_STRIDE = 11;
+export const H_SECTION_TABLE = 16; // slots 16 + 2*s (offset) and 17 + 2*s (count)
+
+export const F_NEWEST_TIME = 0;
+export const F_CUTOFF = 1;
+export const F_KNOWN_UNTIL = 2;
+export const F_BUILT_AT_MS = 3;
+
+export const ROOT_STRIDE = 16;
+export const NODE_STRIDE = 8;
+
+export const SLOT_PREFIX = 0;
+export const SLOT_NODE = 1;
+export const SLOT_LIST = 2;
+
+/** Evidence kinds, as bits in ivSrc. */
+export const SRC_SNAPSHOT = 1;
+export const SRC_EVENT = 2;
+export const SRC_HEARTBEAT = 4;
+export const SRC_AWS = 8;
+export const SRC_CONFLICT = 16;
+
+type Elem = 'i32' | 'u32' | 'u8' | 'f64';
+const SECTIONS = [
+  ['nodes', 'i32'],
+  ['v4List', 'u32'],
+  ['v4Lists', 'i32'],
+  ['v6Start', 'u32'],
+  ['v6Pfx', 'i32'],
+  ['v6Lists', 'i32'],
+  ['pfxTab', 'i32'],
+  ['pfxLen', 'u8'],
+  ['pfxAddr4', 'u32'],
+  ['pfxAddr6', 'u32'],
+  ['iv', 'f64'],
+  ['ivOrigin', 'i32'],
+  ['ivSrc', 'u8'],
+  ['meta', 'u8'],
+] as const satisfies readonly (readonly [string, Elem])[];
+
+export type SectionName = (typeof SECTIONS)[number][0];
+const ELEM_BYTES: Record<Elem, number> = { i32: 4, u32: 4, u8: 1, f64: 8 };
+
+export interface Views {
+  sab: SharedArrayBuffer | ArrayBuffer;
+  header: Int32Array;
+  f64: Float64Array;
+  nodes: Int32Array;
+  v4List: Uint32Array;
+  v4Lists: Int32Array;
+  v6Start: Uint32Array;
+  v6Pfx: Int32Array;
+  v6Lists: Int32Array;
+  pfxTab: Int32Array;
+  pfxLen: Uint8Array;
+  pfxAddr4: Uint32Array;
+  pfxAddr6: Uint32Array;
+  iv: Float64Array;
+  ivOrigin: Int32Array;
+  ivSrc: Uint8Array;
+  meta: Uint8Array;
+}
+
+export type Counts = Record<SectionName, number>;
+
+/** Byte offsets of each section for these element counts, and the total length. */
+export function planLayout(counts: Counts): { offsets: Record<SectionName, number>; byteLength: number } {
+  let at = HEADER_BYTES + F64_HEADER_BYTES;
+  const offsets = {} as Record<SectionName, number>;
+  for (const [name, elem] of SECTIONS) {
+    at = (at + 7) & ~7;
+    offsets[name] = at;
+    at += counts[name] * ELEM_BYTES[elem];
+  }
+  const byteLength = (at + 7) & ~7;
+  if (byteLength > 0x7fffffff) throw new DredgeError('DREDGE_ERR_INDEX', `index generation would be ${byteLength} bytes; the layout addresses at most 2 GiB (reduce prefixes or the retention horizon)`);
+  return { offsets, byteLength };
+}
+
+/** Allocates a generation and writes the header's layout part; the caller fills the sections. */
+export function allocate(counts: Counts, generation: number): Views {
+  const { offsets, byteLength } = planLayout(counts);
+  const sab = new SharedArrayBuffer(byteLength);
+  const header = new Int32Array(sab, 0, HEADER_BYTES / 4);
+  header[H_MAGIC] = MAGIC;
+  header[H_LAYOUT_VERSION] = LAYOUT_VERSION;
+  header[H_GENERATION] = generation;
+  header[H_BYTE_LENGTH] = byteLength;
+  header[H_ROOT_STRIDE] = ROOT_STRIDE;
+  header[H_NODE_STRIDE] = NODE_STRIDE;
+  SECTIONS.forEach(([name], s) => {
+    header[H_SECTION_TABLE + 2 * s] = offsets[name];
+    header[H_SECTION_TABLE + 2 * s + 1] = counts[name];
+  });
+  return openViews(sab);
+}
+
+/** Typed views over a generation; validates magic, version, length and every section's bounds. */
+export function openViews(buf: SharedArrayBuffer | ArrayBuffer): Views {
+  if (buf.byteLength < HEADER_BYTES + F64_HEADER_BYTES) throw new DredgeError('DREDGE_ERR_INDEX', `index is ${buf.byteLength} bytes, shorter than its header; not a dredge index`);
+  const header = new Int32Array(buf, 0, HEADER_BYTES / 4);
+  if (header[H_MAGIC] !== MAGIC) throw new DredgeError('DREDGE_ERR_INDEX', 'not a dredge index (bad magic); build one with `dredge index build`');
+  if (header[H_LAYOUT_VERSION] !== LAYOUT_VERSION) throw new DredgeError('DREDGE_ERR_INDEX', `index layout version ${header[H_LAYOUT_VERSION]} is not ${LAYOUT_VERSION}; rebuild it with this dredge`);
+  if (header[H_BYTE_LENGTH] !== buf.byteLength) throw new DredgeError('DREDGE_ERR_INDEX', `index header says ${header[H_BYTE_LENGTH]} bytes but the buffer has ${buf.byteLength}; the file is truncated or damaged`);
+  const v = { sab: buf, header, f64: new Float64Array(buf, HEADER_BYTES, F64_HEADER_BYTES / 8) } as Partial<Views> as Record<string, unknown>;
+  SECTIONS.forEach(([name, elem], s) => {
+    const off = header[H_SECTION_TABLE + 2 * s] as number;
+    const n = header[H_SECTION_TABLE + 2 * s + 1] as number;
+    if (off < 0 || n < 0 || off % 8 !== 0 || off + n * ELEM_BYTES[elem] > buf.byteLength) throw new DredgeError('DREDGE_ERR_INDEX', `index section ${name} is out of bounds; the file is damaged`);
+    v[name] = elem === 'i32' ? new Int32Array(buf, off, n) : elem === 'u32' ? new Uint32Array(buf, off, n) : elem === 'f64' ? new Float64Array(buf, off, n) : new Uint8Array(buf, off, n);
+  });
+  return v as unknown as Views;
+}
+
+/** Bytes each section takes (for memory reports). */
+export function sectionBytes(v: Views): Record<SectionName, number> {
+  const out = {} as Record<SectionName, number>;
+  for (const [name] of SECTIONS) out[name] = (v[name] as { byteLength: number }).byteLength;
+  return out;
+}
