@@ -17,7 +17,7 @@ import { DredgeError } from '../../errors.js';
 export type ScannerKind = 'js' | 'wasm';
 
 /** The faster path on the measurement recorded in BENCHMARKS.md (bench/parse/wasm.ts). */
-export const DEFAULT_SCANNER: ScannerKind = 'js';
+export const DEFAULT_SCANNER: ScannerKind = 'wasm';
 
 /** What scan.wasm exports (native-free-wasm/assembly/scan.ts). */
 export interface ScanExports {

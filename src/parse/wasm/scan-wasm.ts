@@ -1,4 +1,4 @@
-// HOT: guarded by `npm run bench -- parse-wasm` (bench/parse/wasm.ts). scanLines, through WebAssembly.
+// HOT: guarded by bench/parse/wasm.ts (`npm run build && node dist/bench/run.js parse-wasm`). scanLines, through WebAssembly.
 //
 // Same contract and results as scanLines (src/parse/scan-text.ts): [pos, end) ends with '\n'; lines go
 // into `batch`; the position after the last line consumed is returned and `st.stop` says why. The
