@@ -7,12 +7,11 @@
 // `scanner` option; otherwise DREDGE_WASM=1 opts in; otherwise DEFAULT_SCANNER (set from the
 // measurement in bench/parse/wasm.ts, see BENCHMARKS.md).
 //
-// The one read of a file in src/parse/: the module's own code, located beside the package
-// (dist/src/parse/wasm/ → ../../../../native-free-wasm/build/scan.wasm; from src/ under tsx the same
-// path resolves one level higher, so both are tried).
+// The module's bytes come from scan-module.ts, generated beside the .wasm by scripts/build-wasm.mjs,
+// so this CPU stage reads no file and finds the module wherever the package is installed.
 
-import { readFileSync } from 'node:fs';
 import { DredgeError } from '../../errors.js';
+import { SCAN_WASM_BASE64 } from './scan-module.js';
 
 export type ScannerKind = 'js' | 'wasm';
 
@@ -32,8 +31,6 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => { exports: unknown };
 }
 
-const CANDIDATES = ['../../../../native-free-wasm/build/scan.wasm', '../../../native-free-wasm/build/scan.wasm'];
-
 let loaded: ScanExports | null = null;
 let failure: string | null = null;
 
@@ -43,16 +40,7 @@ export function scanWasm(): ScanExports | null {
   try {
     const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
     if (api === undefined) throw new Error('this JavaScript engine has no WebAssembly');
-    let bytes: Uint8Array | null = null;
-    for (const rel of CANDIDATES) {
-      try {
-        bytes = readFileSync(new URL(rel, import.meta.url));
-        break;
-      } catch {
-        // try the next location
-      }
-    }
-    if (bytes === null) throw new Error('native-free-wasm/build/scan.wasm not found; run `npm run build:wasm`');
+    const bytes = Uint8Array.from(atob(SCAN_WASM_BASE64), (ch) => ch.charCodeAt(0));
     const instance = new api.Instance(new api.Module(bytes), {});
     loaded = instance.exports as ScanExports;
   } catch (e) {
