@@ -16,6 +16,7 @@ import { FlowDecoder } from '../../src/parse/decoder.js';
 import { decodeBuffer, decodeWhole } from '../../src/parse/inflate.js';
 import { FlowFormat } from '../../src/parse/fields.js';
 import { TrafficGenerator, V5_CUSTOM_20, cloudWatchEnvelopes } from '../../src/sources/generator/traffic.js';
+import { resolveScanner } from '../../src/parse/wasm/load.js';
 import type { BenchOptions, ScenarioResult } from '../run.js';
 
 const GUARD_RATIO = 0.4;
@@ -120,6 +121,7 @@ export async function run(opts: BenchOptions): Promise<ScenarioResult> {
     scenario: 'parse: decode throughput, one core',
     rows,
     notes: [
+      `scanner: ${resolveScanner()} (the default; DREDGE_WASM=0 measures the JS scanner)`,
       `workload: seeded generator, v2 ${lines} lines (${(v2.length / lines).toFixed(0)} B/line), v5 20-field ${lines / 2} lines, ` +
         `cloudwatch ${cwLines.length} events in ${Math.ceil(cwLines.length / 500)} gzip envelopes (${(cwBytes / cwLines.length).toFixed(1)} B/event gzipped, one envelope per Kinesis record)`,
       `decode v2 / newline scan = ${ratio.toFixed(2)} (issue target ≥ 0.50); v5 ratio ${ratio5.toFixed(2)}`,
