@@ -7,9 +7,8 @@
 //        record by record by one reused decoder (inflate + envelope + decode)
 // Figures: lines/s and MB/s (MB of the text or of the gzip bytes as delivered), median of several
 // full passes over an input far larger than the caches (never one cached batch).
-// Guard (CI): v2 decode ≥ GUARD_RATIO × the newline-count loop over the same bytes. The issue's target
-// is 0.5×; the CI floor is lower because a shared 2-core CI machine's noise moves the two loops
-// differently (measured spread in BENCHMARKS.md).
+// Guard: v2 decode (default scanner) ≥ 0.5 × the newline-count loop over the same bytes, the issue's
+// own target. Measured margins (BENCHMARKS.md): WASM ~1.9×, JS compiled 0.64–0.85× on a loaded machine.
 
 import { Bench } from 'tinybench';
 import { FlowDecoder } from '../../src/parse/decoder.js';
@@ -19,7 +18,7 @@ import { TrafficGenerator, V5_CUSTOM_20, cloudWatchEnvelopes } from '../../src/s
 import { resolveScanner } from '../../src/parse/wasm/load.js';
 import type { BenchOptions, ScenarioResult } from '../run.js';
 
-const GUARD_RATIO = 0.4;
+const GUARD_RATIO = 0.5;
 
 /** The plain JS loop the issue names as the yardstick: count '\n' bytes. */
 export function countNewlines(b: Uint8Array): number {

@@ -15,6 +15,7 @@ import fc from 'fast-check';
 import { DredgeError } from '../../src/errors.js';
 import { FlowDecoder } from '../../src/parse/decoder.js';
 import { REPO_ROOT, type Decoded, decodeChunked, decodeWhole, onlyDredgeErrors, utf8 } from './helpers.js';
+import { envelopeJson } from './helpers.js';
 
 const V2_HEADER = 'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status';
 const CUSTOM = 'version srcaddr dstaddr srcport dstport protocol bytes action log-status tcp-flags flow-direction';
@@ -23,16 +24,6 @@ const customLine = (i: number) => `5 10.1.0.${i & 255} 10.2.0.${(i * 3) & 255} $
 
 const TEXT = [V2_HEADER, ...Array.from({ length: 40 }, (_, i) => line(i)), '', CUSTOM, ...Array.from({ length: 20 }, (_, i) => customLine(i))].join('\n') + '\n';
 
-function envelopeJson(messages: string[], firstId = 0): string {
-  return JSON.stringify({
-    messageType: 'DATA_MESSAGE',
-    owner: '123456789012',
-    logGroup: 'vpc-flow-logs',
-    logStream: 'eni-0a1b2c3d4e5f60718-all',
-    subscriptionFilters: ['dredge'],
-    logEvents: messages.map((message, k) => ({ id: String(firstId + k), timestamp: 1700000000000 + k, message })),
-  });
-}
 const V2_LINES = Array.from({ length: 30 }, (_, i) => line(i));
 const ENVELOPES = envelopeJson(V2_LINES.slice(0, 12)) + '\n' + envelopeJson([...V2_LINES.slice(12, 20), 'CWL \\ escaped'], 12) + envelopeJson(['x'], 21).replace('DATA_MESSAGE', 'CONTROL_MESSAGE');
 

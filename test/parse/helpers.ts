@@ -142,3 +142,15 @@ export function entries(jsonLine: string): [string, unknown][] {
 export function utf8(s: string): Uint8Array {
   return new TextEncoder().encode(s);
 }
+
+/** A compact CloudWatch Logs subscription envelope (JSON text) holding `messages` as events. */
+export function envelopeJson(messages: string[], firstId = 0): string {
+  return JSON.stringify({
+    messageType: 'DATA_MESSAGE',
+    owner: '123456789012',
+    logGroup: 'vpc-flow-logs',
+    logStream: 'eni-0a1b2c3d4e5f60718-all',
+    subscriptionFilters: ['dredge'],
+    logEvents: messages.map((message, k) => ({ id: String(firstId + k), timestamp: 1700000000000 + k, message })),
+  });
+}

@@ -12,6 +12,7 @@ import { after, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { DredgeError } from '../../src/errors.js';
 import { decodeChunked, decodeWhole, entries, lines, runParse, utf8 } from './helpers.js';
+import { envelopeJson as envelope } from './helpers.js';
 
 const V2_HEADER = 'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status';
 
@@ -233,17 +234,6 @@ describe('line numbers count physical lines of the decompressed text', () => {
   });
 });
 
-/** A compact CloudWatch Logs subscription envelope. */
-function envelope(messages: string[], firstId = 0): string {
-  return JSON.stringify({
-    messageType: 'DATA_MESSAGE',
-    owner: '123456789012',
-    logGroup: 'vpc-flow-logs',
-    logStream: 'eni-0a1b2c3d4e5f60718-all',
-    subscriptionFilters: ['dredge'],
-    logEvents: messages.map((message, k) => ({ id: String(firstId + k), timestamp: 1700000000000 + k, message })),
-  });
-}
 
 describe('inside CloudWatch envelopes, errors name the event', () => {
   it('event N counts the events of the input, across envelopes and gzip members', () => {
