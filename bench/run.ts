@@ -27,6 +27,7 @@ type Scenario = () => Promise<{ run: (opts: BenchOptions) => Promise<ScenarioRes
 
 const SCENARIOS: Record<string, Scenario> = {
   parse: () => import('./parse/decode.js'),
+  aggregate: () => import('./aggregate/group-table.js'),
   'parse-wasm': () => import('./parse/wasm.js'),
   index: () => import('./index/lookup.js'),
 };
