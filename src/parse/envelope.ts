@@ -69,6 +69,9 @@ const KEY_MESSAGE_TYPE = bytes('messageType');
 const KEY_LOG_EVENTS = bytes('logEvents');
 const KEY_MESSAGE = bytes('message');
 const CONTROL_MESSAGE = bytes('CONTROL_MESSAGE');
+const EV_ID = bytes('{"id":"');
+const EV_TS = bytes('","timestamp":');
+const EV_MSG = bytes(',"message":"');
 
 const UTF8 = new TextDecoder();
 
@@ -212,6 +215,16 @@ class Scanner {
     while (true) {
       p = this.ws(p);
       if (b[p] !== 123) this.malformed(p, "'{' (a log event)");
+      const q = this.fastEvent(p);
+      if (q > 0) {
+        p = q;
+        if (b[p] === 44) {
+          p++;
+          continue;
+        }
+        if (b[p] === 93) return p + 1;
+        // anything else: let the generic walk below report it
+      }
       p = this.ws(p + 1);
       let ms = -1;
       let me = -1;
@@ -253,6 +266,36 @@ class Scanner {
       if (b[p] === 93) return p + 1;
       this.malformed(p, "',' or ']'");
     }
+  }
+
+  /**
+   * The layout CloudWatch Logs writes for every event, `{"id":"<digits>","timestamp":<digits>,
+   * "message":"…"}` without whitespace, matched byte for byte (measured: the generic key-by-key walk
+   * cost more than decoding the flow line itself). Records the message and returns the position after
+   * the closing brace, or -1 to let the generic walk handle anything else.
+   */
+  fastEvent(p: number): number {
+    const b = this.b;
+    const end = this.end;
+    if (p + 40 > end || !this.bytesAt(p, EV_ID)) return -1;
+    let q = p + EV_ID.length;
+    while (q < end && (b[q] as number) >= 48 && (b[q] as number) <= 57) q++;
+    if (q + EV_TS.length > end || !this.bytesAt(q, EV_TS)) return -1;
+    q += EV_TS.length;
+    const d0 = q;
+    while (q < end && (b[q] as number) >= 48 && (b[q] as number) <= 57) q++;
+    if (q === d0 || q + EV_MSG.length > end || !this.bytesAt(q, EV_MSG)) return -1;
+    const open = q + EV_MSG.length - 1;
+    const close = this.stringEnd(open);
+    if (b[close + 1] !== 125) return -1;
+    this.out.push(open + 1, close, this.lastEscaped);
+    return close + 2;
+  }
+
+  private bytesAt(p: number, lit: Uint8Array): boolean {
+    const b = this.b;
+    for (let i = 0; i < lit.length; i++) if (b[p + i] !== lit[i]) return false;
+    return true;
   }
 
   skipValue(p: number, depth: number): number {

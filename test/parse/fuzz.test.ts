@@ -14,6 +14,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { DredgeError } from '../../src/errors.js';
 import { FlowDecoder } from '../../src/parse/decoder.js';
+import { FlowFormat } from '../../src/parse/fields.js';
+import type { FlowBatch } from '../../src/parse/flow-batch.js';
 import { REPO_ROOT, type Decoded, decodeChunked, decodeWhole, onlyDredgeErrors, utf8 } from './helpers.js';
 import { envelopeJson } from './helpers.js';
 
@@ -35,7 +37,9 @@ const SEEDS: Record<string, Uint8Array> = {
   'envelopes gzip': Buffer.concat([gzipSync(envelopeJson(V2_LINES.slice(0, 15))), gzipSync(envelopeJson(V2_LINES.slice(15), 15))]),
 };
 
-const BUDGET_MS = 2000;
+// A hang guard, not a speed target (speed lives in the benchmarks): far above the ~1 s these take on a
+// loaded 2-core machine, so a slow CI runner never fails here, while a loop that never ends does.
+const BUDGET_MS = 20_000;
 
 /** decodeBuffer with a time bound and the only-DredgeError rule. */
 function hostileWhole(bytes: Uint8Array, opts: Parameters<typeof decodeWhole>[1] = {}): Decoded {
@@ -246,24 +250,28 @@ describe('hostile shapes finish quickly and fail cleanly', () => {
     });
   }
 
-  it('header lines that switch the format every line cost at most 20x plain lines of the same size', () => {
-    // 10,000 alternating header lines (160 KB) against the same number of bytes of v2 records.
-    const hostile = utf8(Array.from({ length: 10_000 }, (_, i) => (i % 2 === 0 ? 'version srcaddr' : 'srcaddr version')).join('\n') + '\n');
-    let plainText = '';
-    for (let i = 0; plainText.length < hostile.length; i++) plainText += line(i) + '\n';
-    const plain = utf8(plainText);
-    const time = (b: Uint8Array) => {
-      let best = Infinity;
-      for (let k = 0; k < 3; k++) {
-        const t0 = performance.now();
-        assert.equal(decodeWhole(b).error, null);
-        best = Math.min(best, performance.now() - t0);
-      }
-      return best;
-    };
-    const tPlain = time(plain);
-    const tHostile = time(hostile);
-    assert.ok(tHostile < 20 * tPlain + 50, `alternating headers ${tHostile.toFixed(0)} ms vs plain ${tPlain.toFixed(1)} ms`);
+  it('header lines that switch the format every line reuse one batch and one compiled scanner per format', () => {
+    // Each switch used to allocate a fresh 8192-row batch (and could recompile a scanner): 10,000
+    // alternating headers took ~80x the time of the same bytes of records. Checked structurally here,
+    // so the test does not depend on the machine's speed.
+    assert.equal(FlowFormat.parse('version srcaddr'), FlowFormat.parse('version, srcaddr'), 'formats are interned');
+    const rows = Array.from({ length: 2_000 }, (_, i) => (i % 2 === 0 ? 'version srcaddr\n2 10.0.0.1' : 'srcaddr version\n10.0.0.2 2')).join('\n') + '\n';
+    const seen = new Map<string, Set<FlowBatch>>();
+    let records = 0;
+    const d = new FlowDecoder({
+      onBatch: (b) => {
+        records += b.length;
+        const key = b.format.names.join(' ');
+        if (!seen.has(key)) seen.set(key, new Set());
+        seen.get(key)?.add(b);
+      },
+      onIssue: (i) => assert.fail(`unexpected issue ${i.n}: ${i.reason}`),
+    });
+    d.push(utf8(rows));
+    d.end();
+    assert.equal(records, 2_000);
+    assert.deepEqual([...seen.keys()].sort(), ['srcaddr version', 'version srcaddr']);
+    for (const [fmt, batches] of seen) assert.equal(batches.size, 1, `format "${fmt}" used ${batches.size} batch objects`);
   });
 });
 
