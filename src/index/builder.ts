@@ -11,11 +11,12 @@
 import { DredgeError } from '../errors.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
 import { parseIpString } from '../parse/ip.js';
-import { allocate, type Counts, F_BUILT_AT_MS, F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, sectionBytes, SRC_AWS, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT } from './layout.js';
+import { allocate, type Counts, F_BUILT_AT_MS, F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, PT_IV, PT_PARENT, PT_STRIDE, PT_TL, sectionBytes, SRC_AWS, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT, TL_KEY_LIM, tlKeyOf } from './layout.js';
 import { IndexView, RESULT_CONFLICT } from './lookup.js';
+import { flattenTimelines } from './flatten.js';
 import { type MetaInput, MetaInterner } from './meta.js';
 import { maskedV4, maskedV6, type Prefix, prefixKey, readWord, requirePrefix } from './prefix.js';
-import { type EventEvidence, RESOLVED_CONFLICT, type Resolved, resolveTimeline, type SpanEvidence } from './timeline.js';
+import { type EventEvidence, RESOLVED_CONFLICT, Resolved, resolveTimeline, type SpanEvidence } from './timeline.js';
 import { buildV4Trie, buildV6Trie, I32Buf, U32Buf, v4Ranges, v6Ranges } from './trie-build.js';
 
 export const DEFAULT_HORIZON_SECONDS = 2 * 3600;
@@ -122,6 +123,8 @@ export class IndexBuilder {
   private newestEvent = -Infinity;
   private newestEvidence = -Infinity;
   private generation = 0;
+  /** Intervals of the last freeze (sizes the next one's scratch). */
+  private lastIntervals = 0;
 
   constructor(opts: BuilderOptions = {}) {
     this.horizonSeconds = opts.horizonSeconds === undefined ? DEFAULT_HORIZON_SECONDS : opts.horizonSeconds;
@@ -324,34 +327,64 @@ export class IndexBuilder {
     const pruned = cutoff === -Infinity ? { events: 0, spans: 0, prefixes: 0 } : this.prune(cutoff);
     const awsMeta = this.resolveAws();
 
-    // IPv4 prefixes in (address, length) order.
-    const keys4 = Float64Array.from(this.v4.keys()).sort();
-    const P4 = keys4.length;
+    // IPv4 prefixes in (address, length) order: one pass over the map, then a radix sort of indices
+    // (a Map.get per prefix with its non-Smi key cost ~0.6 s per 1M prefixes).
+    const P4 = this.v4.size;
+    const inAddr = new Uint32Array(P4);
+    const inLen = new Uint8Array(P4);
+    const inStates: KeyState[] = new Array(P4);
+    let n4 = 0;
+    for (const st of this.v4.values()) {
+      inAddr[n4] = st.p.w0;
+      inLen[n4] = st.p.len;
+      inStates[n4++] = st;
+    }
+    const order = sortByAddrLen(inAddr, inLen);
     const addr4 = new Uint32Array(P4);
     const len4 = new Uint8Array(P4);
-    const states: KeyState[] = new Array(P4);
     for (let i = 0; i < P4; i++) {
-      const k = keys4[i] as number;
-      len4[i] = k % 64;
-      addr4[i] = (k - (k % 64)) / 64;
-      states[i] = this.v4.get(k) as KeyState;
+      const j = order[i] as number;
+      addr4[i] = inAddr[j] as number;
+      len4[i] = inLen[j] as number;
     }
     const v6States = [...this.v6.values()].map((s) => ({ s, a: (BigInt(s.p.w0) << 96n) | (BigInt(s.p.w1) << 64n) | (BigInt(s.p.w2) << 32n) | BigInt(s.p.w3) }));
     v6States.sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : x.s.p.len - y.s.p.len));
     const P6 = v6States.length;
     const P = P4 + P6;
-    for (const x of v6States) states.push(x.s);
+    for (const x of v6States) inStates.push(x.s);
 
-    const res: Resolved = { from: [], to: [], meta: [], src: [], origin: [] };
-    const pfxIv = new Int32Array(P + 1);
-    for (let i = 0; i < P; i++) {
-      const st = states[i] as KeyState;
-      const before = res.from.length;
+    // Timelines are resolved in map order (the order the states were allocated in, so the walk over
+    // their objects stays cache-friendly), then gathered into prefix order.
+    const res = new Resolved(this.lastIntervals + (this.lastIntervals >> 4) + 1024);
+    const ivLoIn = new Int32Array(P + 1);
+    for (let j = 0; j < P; j++) {
+      const st = inStates[j] as KeyState;
+      const before = res.n;
       if (st.spans.length > 1) compactHeartbeats(st);
       resolveTimeline(st.events, st.spans, knownUntil, cutoff, res);
-      const aws = awsMeta.get(st);
+      const aws = awsMeta.size === 0 ? undefined : awsMeta.get(st);
       if (aws !== undefined) fillGaps(res, before, aws.meta, aws.origin);
-      pfxIv[i + 1] = res.from.length;
+      ivLoIn[j + 1] = res.n;
+    }
+    const I = res.n;
+    this.lastIntervals = I;
+    const pfxIv = new Int32Array(P + 1);
+    const ivFrom = new Float64Array(I);
+    const ivTo = new Float64Array(I);
+    const ivMeta = new Int32Array(I);
+    const ivSrcs = new Uint8Array(I);
+    const ivOrg = new Float64Array(I);
+    const { from: rFrom, to: rTo, meta: rMeta, src: rSrc, origin: rOrg } = res;
+    for (let i = 0, at = 0; i < P; i++) {
+      const j = i < P4 ? (order[i] as number) : i;
+      for (let k = ivLoIn[j] as number, e = ivLoIn[j + 1] as number; k < e; k++, at++) {
+        ivFrom[at] = rFrom[k] as number;
+        ivTo[at] = rTo[k] as number;
+        ivMeta[at] = rMeta[k] as number;
+        ivSrcs[at] = rSrc[k] as number;
+        ivOrg[at] = rOrg[k] as number;
+      }
+      pfxIv[i + 1] = at;
     }
 
     const r4 = v4Ranges(addr4, len4, P4);
@@ -373,7 +406,25 @@ export class IndexBuilder {
     const root6 = buildV6Trie(r6.starts, r6.pfx, P4, nodes, l6Start, l6Pfx, l6Lists);
 
     const metaBytes = this.meta.encode();
-    const I = res.from.length;
+    const parent = new Int32Array(P);
+    for (let i = 0; i < P; i++) {
+      const par = i < P4 ? (r4.parent[i] as number) : (r6.parent[i - P4] as number);
+      parent[i] = par < 0 ? -1 : i < P4 ? par : par + P4;
+    }
+    const tl = flattenTimelines(ivFrom, ivTo, ivMeta, pfxIv, parent, P);
+    // Keys count seconds from a typical start (the median of a sample), so a stray ancient or
+    // far-future time clamps only its own keys (layout.ts TL_KEY_LIM), not everyone's. When every
+    // start is a whole second the keys do not clamp, they order starts exactly and the Float64 starts
+    // are left out (8 bytes per entry).
+    const sample: number[] = [];
+    for (let k = 0, step = Math.max(1, Math.floor(tl.count / 1001)); k < tl.count; k += step) if (Number.isFinite(tl.start[k])) sample.push(tl.start[k] as number);
+    sample.sort((x, y) => x - y);
+    const origin = sample.length === 0 ? 0 : Math.floor(sample[sample.length >> 1] as number);
+    let keysExact = true;
+    for (let k = 0; k < tl.count && keysExact; k++) {
+      const x = tl.start[k] as number;
+      if (x !== -Infinity && (x !== Math.floor(x) || x - origin <= -TL_KEY_LIM + 2 || x - origin >= TL_KEY_LIM)) keysExact = false;
+    }
     const counts: Counts = {
       nodes: nodes.n,
       v4List: l4Start.n * 2,
@@ -381,13 +432,15 @@ export class IndexBuilder {
       v6Start: l6Start.n,
       v6Pfx: l6Pfx.n,
       v6Lists: l6Lists.n,
-      pfxTab: P * 3,
+      pfxTab: (P + 1) * PT_STRIDE,
       pfxLen: P,
       pfxAddr4: P4,
       pfxAddr6: P6 * 4,
       iv: I * 3,
       ivOrigin: I * 2,
       ivSrc: I,
+      tlKey: tl.count * 2,
+      tlStart: keysExact ? 0 : tl.count,
       meta: metaBytes.length,
     };
     const v = allocate(counts, gen);
@@ -410,11 +463,16 @@ export class IndexBuilder {
     v.v6Start.set(l6Start.a.subarray(0, l6Start.n));
     v.v6Pfx.set(l6Pfx.a.subarray(0, l6Pfx.n));
     v.v6Lists.set(l6Lists.a.subarray(0, l6Lists.n));
-    for (let i = 0; i < P; i++) {
-      v.pfxTab[3 * i] = pfxIv[i] as number;
-      v.pfxTab[3 * i + 1] = pfxIv[i + 1] as number;
-      const par = i < P4 ? (r4.parent[i] as number) : (r6.parent[i - P4] as number);
-      v.pfxTab[3 * i + 2] = par < 0 ? -1 : i < P4 ? par : par + P4;
+    for (let i = 0; i <= P; i++) {
+      v.pfxTab[PT_STRIDE * i + PT_IV] = pfxIv[i] as number;
+      v.pfxTab[PT_STRIDE * i + PT_TL] = tl.idx[i] as number;
+      v.pfxTab[PT_STRIDE * i + PT_PARENT] = i < P ? (parent[i] as number) : -1;
+    }
+    v.f64[F_TL_ORIGIN] = origin;
+    if (!keysExact) v.tlStart.set(tl.start);
+    for (let k = 0; k < tl.count; k++) {
+      v.tlKey[2 * k] = tlKeyOf(tl.start[k] as number, origin);
+      v.tlKey[2 * k + 1] = tl.res[k] as number;
     }
     v.pfxLen.set(len4);
     v.pfxAddr4.set(addr4);
@@ -428,15 +486,15 @@ export class IndexBuilder {
     }
     let conflicts = 0;
     for (let i = 0; i < I; i++) {
-      v.iv[3 * i] = res.from[i] as number;
-      v.iv[3 * i + 1] = res.to[i] as number;
-      const m = res.meta[i] as number;
+      v.iv[3 * i] = ivFrom[i] as number;
+      v.iv[3 * i + 1] = ivTo[i] as number;
+      const m = ivMeta[i] as number;
       if (m === RESOLVED_CONFLICT) conflicts++;
       v.iv[3 * i + 2] = m === RESOLVED_CONFLICT ? RESULT_CONFLICT : m;
-      const o = res.origin[i] as number;
+      const o = ivOrg[i] as number;
       v.ivOrigin[2 * i] = o < 0 ? -1 : Math.floor(o / 2 ** 32);
       v.ivOrigin[2 * i + 1] = o < 0 ? 0 : o % 2 ** 32;
-      v.ivSrc[i] = res.src[i] as number;
+      v.ivSrc[i] = ivSrcs[i] as number;
     }
     v.meta.set(metaBytes);
     const view = new IndexView(v.sab);
@@ -535,6 +593,46 @@ export class IndexBuilder {
   }
 }
 
+/** Indices of (addr, len) pairs in ascending (addr, len) order: LSD radix sort, 3 stable passes. */
+export function sortByAddrLen(addr: Uint32Array, len: Uint8Array): Uint32Array {
+  const n = addr.length;
+  let a = new Uint32Array(n);
+  let b = new Uint32Array(n);
+  const count = new Uint32Array(65536 + 1);
+  // pass 1: by length (0..128)
+  for (let i = 0; i < n; i++) {
+    const k = (len[i] as number) + 1;
+    count[k] = (count[k] as number) + 1;
+  }
+  for (let k = 1; k <= 65536; k++) count[k] = (count[k] as number) + (count[k - 1] as number);
+  for (let i = 0; i < n; i++) {
+    const k = len[i] as number;
+    const at = count[k] as number;
+    count[k] = at + 1;
+    a[at] = i;
+  }
+  // passes 2, 3: by the low, then the high 16 bits of the address
+  for (let shift = 0; shift <= 16; shift += 16) {
+    count.fill(0);
+    for (let i = 0; i < n; i++) {
+      const k = (((addr[i] as number) >>> shift) & 0xffff) + 1;
+      count[k] = (count[k] as number) + 1;
+    }
+    for (let k = 1; k <= 65536; k++) count[k] = (count[k] as number) + (count[k - 1] as number);
+    for (let i = 0; i < n; i++) {
+      const j = a[i] as number;
+      const k = ((addr[j] as number) >>> shift) & 0xffff;
+      const at = count[k] as number;
+      count[k] = at + 1;
+      b[at] = j;
+    }
+    const t = a;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
 function coveredBy(p: Prefix, set: Set<string>): boolean {
   for (let len = p.len - 1; len >= 0; len--) {
     const q = p.family === 4 ? maskedV4(p.w0, len) : maskedV6([p.w0, p.w1, p.w2, p.w3], len);
@@ -577,29 +675,20 @@ function compactHeartbeats(st: KeyState): void {
 
 /** Fills the gaps of the intervals appended since `start` (sorted, disjoint) with an AWS record. */
 function fillGaps(res: Resolved, start: number, meta: number, origin: number): void {
-  const n = res.from.length - start;
-  const from = res.from.splice(start, n);
-  const to = res.to.splice(start, n);
-  const m = res.meta.splice(start, n);
-  const src = res.src.splice(start, n);
-  const org = res.origin.splice(start, n);
+  const from = res.from.slice(start, res.n);
+  const to = res.to.slice(start, res.n);
+  const m = res.meta.slice(start, res.n);
+  const src = res.src.slice(start, res.n);
+  const org = res.origin.slice(start, res.n);
+  const n = res.n - start;
+  res.n = start;
   let cursor = -Infinity;
   const gap = (a: number, b: number): void => {
-    if (a < b) {
-      res.from.push(a);
-      res.to.push(b);
-      res.meta.push(meta);
-      res.src.push(SRC_AWS);
-      res.origin.push(origin);
-    }
+    if (a < b) res.push(a, b, meta, SRC_AWS, origin);
   };
   for (let i = 0; i < n; i++) {
     gap(cursor, from[i] as number);
-    res.from.push(from[i] as number);
-    res.to.push(to[i] as number);
-    res.meta.push(m[i] as number);
-    res.src.push(src[i] as number);
-    res.origin.push(org[i] as number);
+    res.push(from[i] as number, to[i] as number, m[i] as number, src[i] as number, org[i] as number);
     cursor = to[i] as number;
   }
   gap(cursor, Infinity);

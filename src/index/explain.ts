@@ -3,7 +3,7 @@
 // which evidence (file:line, source kind). Also: opening an index from bytes, and a summary.
 
 import { formatIPv4, parseIpString } from '../parse/ip.js';
-import { F_BUILT_AT_MS, sectionBytes, SRC_AWS, SRC_CONFLICT, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT } from './layout.js';
+import { F_BUILT_AT_MS, PT_IV, PT_PARENT, PT_STRIDE, sectionBytes, SRC_AWS, SRC_CONFLICT, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT } from './layout.js';
 import { IndexView, REASONS, RESULT_CONFLICT } from './lookup.js';
 import { formatPrefix, readWord } from './prefix.js';
 import { formatTime } from './load/time.js';
@@ -75,9 +75,9 @@ export function explain(view: IndexView, ip: string, t: number, maxIntervals = 5
   }
   const chain: Explanation['chain'] = [];
   const v = view.v;
-  for (let p = deepest; p >= 0; p = v.pfxTab[3 * p + 2] as number) {
-    const lo = v.pfxTab[3 * p] as number;
-    const hi = v.pfxTab[3 * p + 1] as number;
+  for (let p = deepest; p >= 0; p = v.pfxTab[PT_STRIDE * p + PT_PARENT] as number) {
+    const lo = v.pfxTab[PT_STRIDE * p + PT_IV] as number;
+    const hi = v.pfxTab[PT_STRIDE * (p + 1) + PT_IV] as number;
     // the interval containing t or the last one before it, and its neighbours
     let k = lo;
     while (k + 1 < hi && (v.iv[3 * (k + 1)] as number) <= t) k++;

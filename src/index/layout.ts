@@ -13,8 +13,10 @@
 //     v6Start     Uint32   IPv6 range lists: 4 big-endian words per range
 //     v6Pfx       Int32
 //     v6Lists     Int32
-//     pfxTab      Int32    3 per prefix: its intervals are [pfxTab[3p], pfxTab[3p+1]); pfxTab[3p+2] is
-//                          the next shorter prefix covering it (-1 none)
+//     pfxTab      Int32    PT_STRIDE (3) per prefix, plus one sentinel row at P: [PT_IV] first own
+//                          interval (own intervals are [pfxTab[3p], pfxTab[3p+3])), [PT_TL] first
+//                          timeline entry (its flattened timeline is [pfxTab[3p+1], pfxTab[3p+4])),
+//                          [PT_PARENT] the next shorter prefix covering it (-1 none)
 //     pfxLen      Uint8    prefix length; prefixes [0, P4) are IPv4, [P4, P) IPv6
 //     pfxAddr4    Uint32   IPv4 prefix address
 //     pfxAddr6    Uint32   IPv6 prefix address, 4 words
@@ -24,6 +26,15 @@
 //     ivOrigin    Int32    2 per interval: string id of the file/source (metadata table) and line,
 //                          naming the evidence that started it
 //     ivSrc       Uint8    SRC_* bits of the evidence that produced it
+//     tlKey       Int32    flattened timelines (flatten.ts), 2 per entry: the span start's integer
+//                          key (tlKeyOf), the span's result (record id, RESULT_CONFLICT, RESULT_GAP) of
+//                          "the longest prefix with an owner at t, else its parent…", resolved at
+//                          freeze. Before a timeline's first start, and at t = +Infinity or NaN, the
+//                          result is RESULT_GAP. Keys and results interleaved: 8 entries per cache line.
+//     tlStart     Float64  the exact span starts (sorted per prefix): the keys order every start
+//                          against every query except within the query's own second, which these
+//                          decide. Empty when the keys are exact: every start a whole second, none
+//                          clamped
 //     meta        Uint8    the FlatBuffers MetaTable (meta.ts)
 //
 // Trie slot encoding (Int32): low 2 bits the kind, the rest the payload:
@@ -34,7 +45,7 @@
 import { DredgeError } from '../errors.js';
 
 export const MAGIC = 0x44524958; // "DRIX"
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 export const HEADER_BYTES = 256;
 export const F64_HEADER_BYTES = 64;
@@ -57,9 +68,30 @@ export const F_NEWEST_TIME = 0;
 export const F_CUTOFF = 1;
 export const F_KNOWN_UNTIL = 2;
 export const F_BUILT_AT_MS = 3;
+export const F_TL_ORIGIN = 4; // integer epoch second the timeline keys count from
+
+/**
+ * Timeline keys: the query t is compared as integers, tlQueryOf(t) ≥ tlKeyOf(s) implying s ≤ t, and
+ * s ≤ t < … with the keys saying otherwise only when tlKeyOf(s) === tlQueryOf(t) + 1 (same second;
+ * then tlStart decides). Clamped to ±TL_KEY_LIM so `key - query - 1` never leaves int32.
+ */
+export const TL_KEY_LIM = 2 ** 30;
+export function tlKeyOf(s: number, origin: number): number {
+  if (s === -Infinity) return -TL_KEY_LIM;
+  return Math.min(TL_KEY_LIM, Math.max(-TL_KEY_LIM + 2, Math.ceil(s) - origin));
+}
+export function tlQueryOf(t: number, origin: number): number {
+  return Math.min(TL_KEY_LIM - 1, Math.max(-TL_KEY_LIM + 1, Math.floor(t) - origin));
+}
 
 export const ROOT_STRIDE = 16;
 export const NODE_STRIDE = 8;
+
+/** pfxTab row: stride and fields. */
+export const PT_STRIDE = 3;
+export const PT_IV = 0;
+export const PT_TL = 1;
+export const PT_PARENT = 2;
 
 export const SLOT_PREFIX = 0;
 export const SLOT_NODE = 1;
@@ -87,6 +119,8 @@ const SECTIONS = [
   ['iv', 'f64'],
   ['ivOrigin', 'i32'],
   ['ivSrc', 'u8'],
+  ['tlKey', 'i32'],
+  ['tlStart', 'f64'],
   ['meta', 'u8'],
 ] as const satisfies readonly (readonly [string, Elem])[];
 
@@ -110,6 +144,8 @@ export interface Views {
   iv: Float64Array;
   ivOrigin: Int32Array;
   ivSrc: Uint8Array;
+  tlKey: Int32Array;
+  tlStart: Float64Array;
   meta: Uint8Array;
 }
 

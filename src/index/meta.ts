@@ -92,8 +92,21 @@ export class MetaInterner {
     return sid < 0 ? null : (this.strings[sid] as string);
   }
 
-  /** Serializes strings + records into FlatBuffers bytes. */
+  private encoded: { strings: number; records: number; bytes: Uint8Array } | null = null;
+
+  /**
+   * Serializes strings + records into FlatBuffers bytes. Strings, records and owners are only ever
+   * appended, so equal counts mean equal bytes: a freeze that interned nothing new reuses them.
+   */
   encode(): Uint8Array {
+    const c = this.encoded;
+    if (c !== null && c.strings === this.strings.length && c.records === this.records.length) return c.bytes;
+    const bytes = this.encodeNow();
+    this.encoded = { strings: this.strings.length, records: this.records.length, bytes };
+    return bytes;
+  }
+
+  private encodeNow(): Uint8Array {
     const b = new flatbuffers.Builder(1024 + this.strings.length * 24 + this.records.length * 64);
     const keyOffs = META_KEYS.map((k) => b.createString(k));
     const strOffs = this.strings.map((s) => b.createString(s));

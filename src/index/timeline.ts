@@ -47,13 +47,55 @@ export interface SpanEvidence {
   origin: number;
 }
 
-export interface Resolved {
-  from: number[];
-  to: number[];
+/** Resolved intervals, appended across prefixes into growable typed arrays (no per-interval objects). */
+export class Resolved {
+  n = 0;
+  from: Float64Array;
+  to: Float64Array;
   /** Record id or RESOLVED_CONFLICT. */
-  meta: number[];
-  src: number[];
-  origin: number[];
+  meta: Int32Array;
+  src: Uint8Array;
+  /** String id × 2^32 + line of the evidence that started it, -1 unknown. */
+  origin: Float64Array;
+
+  /** `cap`: expected intervals (the builder passes the previous freeze's count, so it rarely grows). */
+  constructor(cap = 1024) {
+    cap = Math.max(16, cap);
+    this.from = new Float64Array(cap);
+    this.to = new Float64Array(cap);
+    this.meta = new Int32Array(cap);
+    this.src = new Uint8Array(cap);
+    this.origin = new Float64Array(cap);
+  }
+
+  push(from: number, to: number, meta: number, src: number, origin: number): void {
+    if (this.n === this.from.length) this.grow();
+    const i = this.n++;
+    this.from[i] = from;
+    this.to[i] = to;
+    this.meta[i] = meta;
+    this.src[i] = src;
+    this.origin[i] = origin;
+  }
+
+  private grow(): void {
+    const cap = this.from.length * 2;
+    const f = new Float64Array(cap);
+    f.set(this.from);
+    this.from = f;
+    const t = new Float64Array(cap);
+    t.set(this.to);
+    this.to = t;
+    const m = new Int32Array(cap);
+    m.set(this.meta);
+    this.meta = m;
+    const sr = new Uint8Array(cap);
+    sr.set(this.src);
+    this.src = sr;
+    const o = new Float64Array(cap);
+    o.set(this.origin);
+    this.origin = o;
+  }
 }
 
 const K_PROVEN = 0;
@@ -163,7 +205,7 @@ export function resolveTimeline(events: readonly EventEvidence[], spans: readonl
     bounds[2 * i + 1] = c.to;
   });
   bounds.sort();
-  const startLen = out.from.length;
+  const startLen = out.n;
   for (let b = 0; b + 1 < bounds.length; b++) {
     const lo = bounds[b] as number;
     const hi = bounds[b + 1] as number;
@@ -230,7 +272,7 @@ function originOf(claims: readonly Claim[], lo: number, hi: number): number {
 
 /** Appends, merging with the previous interval when contiguous with the same result. */
 function emit(out: Resolved, startLen: number, from: number, to: number, meta: number, src: number, origin: number): void {
-  const n = out.from.length;
+  const n = out.n;
   if (n > startLen && out.to[n - 1] === from && out.meta[n - 1] === meta) {
     out.to[n - 1] = to;
     out.src[n - 1] = (out.src[n - 1] as number) | src;
@@ -240,11 +282,7 @@ function emit(out: Resolved, startLen: number, from: number, to: number, meta: n
 }
 
 function push(out: Resolved, from: number, to: number, meta: number, src: number, origin: number): void {
-  out.from.push(from);
-  out.to.push(to);
-  out.meta.push(meta);
-  out.src.push(src);
-  out.origin.push(origin);
+  out.push(from, to, meta, src, origin);
 }
 
 function uniq(a: number[]): number[] {

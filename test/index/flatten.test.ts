@@ -1,0 +1,135 @@
+// Flattened timelines (src/index/flatten.ts): the freeze-time resolution of "longest prefix that has
+// an owner at t, else its parent…" must answer exactly what walking the prefix chain over each
+// prefix's own intervals answers (IndexView.resolveChain, the reference), through the single lookup
+// and the staged batch form (integer time keys included), on random nested prefixes and odd times.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { IndexBuilder } from '../../src/index/builder.js';
+import { flattenTimelines, TL_GAP } from '../../src/index/flatten.js';
+import { PT_PARENT, PT_STRIDE } from '../../src/index/layout.js';
+import { formatIPv4 } from '../../src/parse/ip.js';
+import { T0 } from './helpers.js';
+
+/** Small deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+function randomIndex(seed: number, knownUntil: number | undefined, fractions: boolean) {
+  const frac = (x: number): number => (fractions ? x : 0);
+  const r = rng(seed);
+  const b = new IndexBuilder({ horizonSeconds: null });
+  const prefixes: { addr: number; len: number }[] = [];
+  const lens = [8, 12, 16, 20, 24, 28, 30, 32];
+  const times: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const len = lens[Math.floor(r() * lens.length)] as number;
+    // a small region so that prefixes nest deeply
+    const addr = ((0x0a000000 | Math.floor(r() * 2 ** 12)) & (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0)) >>> 0;
+    prefixes.push({ addr, len });
+    const cidr = `${formatIPv4(addr)}/${len}`;
+    const kind = r();
+    if (kind < 0.15) {
+      b.addSnapshotRow({ cidr, meta: { app: `s${Math.floor(r() * 6)}` } }); // open from -Infinity
+    } else if (kind < 0.3) {
+      const from = T0 + Math.floor(r() * 400) + (r() < 0.3 ? frac(0.5) : 0);
+      b.addSnapshotRow({ cidr, meta: { app: `s${Math.floor(r() * 6)}` }, validFrom: from, validTo: from + 1 + Math.floor(r() * 200) + (r() < 0.3 ? frac(0.25) : 0) });
+      times.push(from);
+    }
+    const nEv = Math.floor(r() * 6);
+    for (let k = 0; k < nEv; k++) {
+      // now and then far from the rest (beyond the integer time keys' range: they clamp)
+      const far = fractions && r() < 0.04 ? (r() < 0.5 ? -1 : 1) * (2 ** 31 + Math.floor(r() * 3)) : 0;
+      const t = T0 + far + Math.floor(r() * 600) + (r() < 0.3 ? frac(Math.floor(r() * 4) / 4) : 0);
+      times.push(t);
+      const app = `a${Math.floor(r() * 5)}`;
+      b.addEvent({ time: t, type: r() < 0.7 ? 'assign' : 'release', cidr, meta: { app } });
+      if (r() < 0.05) b.addEvent({ time: t, type: 'assign', cidr, meta: { app: `x${app}` } }); // conflict
+    }
+  }
+  return { view: b.freeze(knownUntil === undefined ? {} : { knownUntil }).view, prefixes, times };
+}
+
+describe('flattened timelines', () => {
+  for (const [seed, knownUntil, fractions] of [
+    [1, undefined, true],
+    [2, T0 + 300.5, true],
+    [3, undefined, false],
+    [4, T0 + 450, false],
+    [5, T0 + 450, true],
+  ] as const) {
+    it(`batch and single lookups equal the prefix-chain walk (seed ${seed}, ${fractions ? 'fractional and far times: Float64 starts decide within a second' : 'whole seconds: exact integer keys only'})`, () => {
+      const { view, prefixes, times } = randomIndex(seed, knownUntil, fractions);
+      assert.equal(view.v.tlStart.length > 0, fractions);
+      const r = rng(seed + 100);
+      const qt: number[] = [-Infinity, Infinity, NaN, 0, -1e12, 1e12, T0 - 2 ** 31, T0 + 2 ** 31, T0 + 2 ** 40];
+      for (const t of times) qt.push(t, t - 1, t + 1, t - 0.5, t + 0.25, t + 0.75, Math.floor(t), Math.ceil(t) - 1e-6);
+      for (let i = 0; i < 300; i++) qt.push(T0 - 50 + r() * 800);
+      const addrs: number[] = [];
+      for (const p of prefixes) {
+        const size = 2 ** (32 - p.len);
+        addrs.push(p.addr, (p.addr + size - 1) >>> 0, (p.addr + Math.floor(r() * size)) >>> 0, (p.addr - 1) >>> 0, (p.addr + size) >>> 0);
+      }
+      const n = addrs.length * 12;
+      const addr = new Uint32Array(n);
+      const fam = new Uint8Array(n).fill(4);
+      const t = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        addr[i] = addrs[i % addrs.length] as number;
+        t[i] = qt[Math.floor(r() * qt.length)] as number;
+      }
+      const out = new Int32Array(n);
+      view.lookupColumn(addr, fam, new Uint8Array(0), t, n, out);
+      let nested = 0;
+      for (let i = 0; i < n; i++) {
+        const a = addr[i] as number;
+        const tt = t[i] as number;
+        const deepest = view.deepestV4(a);
+        if (deepest >= 0 && (view.v.pfxTab[PT_STRIDE * deepest + PT_PARENT] as number) >= 0) nested++;
+        const ref = view.resolveChain(deepest, tt, view.lookupV4(a, -Infinity) === 0 && deepest < 0);
+        assert.equal(out[i], ref, `batch ${formatIPv4(a)} at ${tt}`);
+        assert.equal(view.lookupV4(a, tt), ref, `single ${formatIPv4(a)} at ${tt}`);
+      }
+      assert.ok(nested > n / 4, `the workload nests (${nested} of ${n})`);
+    });
+  }
+
+  it('IPv6 and IPv4-mapped rows of the batch form take the same timelines', () => {
+    const b = new IndexBuilder({ horizonSeconds: null });
+    b.addEvent({ time: T0, type: 'assign', cidr: '2001:db8::/32', meta: { app: 'wide' } });
+    b.addEvent({ time: T0 + 10, type: 'assign', cidr: '2001:db8::1/128', meta: { app: 'host' } });
+    b.addEvent({ time: T0 + 20, type: 'release', cidr: '2001:db8::1/128', meta: { app: 'host' } });
+    const view = b.freeze().view;
+    const host = new Uint8Array([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    const ids = [T0 - 1, T0, T0 + 10, T0 + 19.5, T0 + 20, Infinity].map((x) => view.lookupV6Bytes(host, 0, x));
+    const meta = (id: number) => (id >= 0 ? view.meta.field(id, 'app') : id);
+    assert.deepEqual(ids.map(meta), [TL_GAP, 'wide', 'host', 'host', 'wide', TL_GAP]);
+  });
+
+  it('flattenTimelines: parent spans fill the child’s gaps, equal neighbours merge, +Infinity starts nothing', () => {
+    // prefix 0 (parent): [0, 100) → 1, [100, ∞) → 2; prefix 1 (child of 0): [10, 20) → 3, [20, 30) → 2, [50, ∞) → 3
+    const from = [0, 100, 10, 20, 50];
+    const to = [100, Infinity, 20, 30, Infinity];
+    const meta = [1, 2, 3, 2, 3];
+    const f = flattenTimelines(from, to, meta, Int32Array.from([0, 2, 5]), Int32Array.from([-1, 0]), 2);
+    const tl = (p: number) => Array.from({ length: (f.idx[p + 1] as number) - (f.idx[p] as number) }, (_, k) => [f.start[(f.idx[p] as number) + k], f.res[(f.idx[p] as number) + k]]);
+    assert.deepEqual(tl(0), [
+      [0, 1],
+      [100, 2],
+    ]);
+    assert.deepEqual(tl(1), [
+      [0, 1],
+      [10, 3],
+      [20, 2],
+      [30, 1],
+      [50, 3],
+    ]);
+  });
+});
