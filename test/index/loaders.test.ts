@@ -130,3 +130,28 @@ describe('fixture index end to end', () => {
     assert.equal(v.meta.record(v.lookupV4(0x0a020507, T0)).cost_center, 'cc-42');
   });
 });
+
+describe('loaders report every bad line at once, in line order', () => {
+  it('a snapshot with a bad prefix before a bad time names both, prefix first', () => {
+    const csv = 'cidr,app,valid_from\n10.0.0.0/33,x,\n10.0.0.1,y,2026-11-20T12:00:00\n10.0.0.2,z,\n';
+    assert.throws(
+      () => parseSnapshot(csv, 'inv.csv'),
+      (e: unknown) =>
+        e instanceof DredgeError &&
+        /inv\.csv: 2 bad lines/.test(e.message) &&
+        e.message.indexOf('inv.csv:2: field cidr') < e.message.indexOf('inv.csv:3: field valid_from') &&
+        e.message.includes('inv.csv:2: field cidr') &&
+        !e.message.includes('inv.csv:4'),
+    );
+  });
+
+  it('events: each bad line listed, the count beyond the first 20 summarized', () => {
+    const bad = Array.from({ length: 25 }, (_, i) => JSON.stringify({ time: '2026-11-20T12:00:00Z', type: 'grant', cidr: `10.0.0.${i}` }));
+    const good = JSON.stringify({ time: '2026-11-20T12:00:00Z', type: 'assign', cidr: '10.0.0.99', app: 'a' });
+    assert.throws(
+      () => parseEvents([good, ...bad, '{"time":"x","type":"assign","cidr":"10.0.0.300"}'].join('\n'), 'ev.ndjson'),
+      (e: unknown) => e instanceof DredgeError && /ev\.ndjson: 26 bad lines/.test(e.message) && e.message.includes('ev.ndjson:2: field type') && /… and 6 more/.test(e.message),
+    );
+    assert.equal(parseEvents(good, 'ev.ndjson').length, 1);
+  });
+});

@@ -5,13 +5,15 @@
 // whoever owns the address. Order, duplicates and lateness do not matter to the loader.
 
 import type { ChangeEvent } from '../builder.js';
-import { fail, lines, metaFrom, normalizeColumn, parseJsonLine, timeField } from './fields.js';
+import { requirePrefix } from '../prefix.js';
+import { LineErrors, fail, lines, metaFrom, normalizeColumn, parseJsonLine, timeField } from './fields.js';
 
 const RESERVED = new Set(['time', 'type', 'cidr']);
 
 export function parseEvents(text: string, file: string): ChangeEvent[] {
   const out: ChangeEvent[] = [];
-  for (const [n, line] of lines(text)) {
+  const errors = new LineErrors();
+  for (const [n, line] of lines(text)) errors.run(() => {
     const rec = parseJsonLine(line, file, n);
     let time: unknown;
     let type: unknown;
@@ -27,7 +29,9 @@ export function parseEvents(text: string, file: string): ChangeEvent[] {
     if (t === null) fail(file, n, 'time', 'is empty');
     if (type !== 'assign' && type !== 'release') fail(file, n, 'type', `is ${JSON.stringify(type)}; it must be "assign" or "release"`);
     if (typeof cidr !== 'string' || cidr.trim() === '') fail(file, n, 'cidr', 'is missing; give the address or CIDR the event is about');
+    requirePrefix(cidr, `${file}:${n}: field cidr`);
     out.push({ time: t, type, cidr: cidr.trim(), meta: metaFrom(rec, RESERVED, file, n), origin: { file, line: n } });
-  }
+  });
+  errors.throwIfAny(file);
   return out;
 }

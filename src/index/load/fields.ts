@@ -16,6 +16,38 @@ export function fail(file: string, line: number, field: string | null, problem: 
   throw new DredgeError('DREDGE_ERR_INDEX', `${file}:${line}:${field === null ? '' : ` field ${field}:`} ${problem}`);
 }
 
+/** At most this many bad lines are listed in one error. */
+export const MAX_REPORTED_LINES = 20;
+
+/**
+ * Collects per-line errors so one run reports every bad line of a file (in line order, the first
+ * MAX_REPORTED_LINES of them) instead of stopping at the first: a user fixes them all in one pass.
+ */
+export class LineErrors {
+  private readonly messages: string[] = [];
+  private count = 0;
+
+  /** Runs `parse`; a DredgeError is recorded and the loader moves on to the next line. */
+  run<T>(parse: () => T): T | undefined {
+    try {
+      return parse();
+    } catch (e) {
+      if (!(e instanceof DredgeError)) throw e;
+      this.count++;
+      if (this.messages.length < MAX_REPORTED_LINES) this.messages.push(e.message);
+      return undefined;
+    }
+  }
+
+  /** Throws one error listing the bad lines, if there were any. */
+  throwIfAny(file: string): void {
+    if (this.count === 0) return;
+    if (this.count === 1) throw new DredgeError('DREDGE_ERR_INDEX', this.messages[0] as string);
+    const more = this.count > this.messages.length ? `\n  … and ${this.count - this.messages.length} more` : '';
+    throw new DredgeError('DREDGE_ERR_INDEX', `${file}: ${this.count} bad lines; fix them and run again:\n  ${this.messages.join('\n  ')}${more}`);
+  }
+}
+
 /** A cell value as metadata text: strings as given, numbers and booleans as JSON; '' and null are absent. */
 export function cellText(v: unknown, file: string, line: number, field: string): string | undefined {
   if (v === null || v === undefined || v === '') return undefined;

@@ -9,7 +9,8 @@
 // heartbeats) without claiming an address.
 
 import type { SnapshotRow } from '../builder.js';
-import { fail, lines, metaFrom, normalizeColumn, parseJsonLine, timeField } from './fields.js';
+import { requirePrefix } from '../prefix.js';
+import { LineErrors, fail, lines, metaFrom, normalizeColumn, parseJsonLine, timeField } from './fields.js';
 
 const RESERVED = new Set(['cidr', 'valid_from', 'valid_to']);
 
@@ -33,6 +34,7 @@ function row(rec: Record<string, unknown>, file: string, line: number): Snapshot
   if (cidr !== undefined && cidr !== null && typeof cidr !== 'string') fail(file, line, 'cidr', 'expected text such as "10.1.2.0/24"');
   const c = typeof cidr === 'string' && cidr.trim() !== '' && cidr.trim() !== '-' ? cidr.trim() : null;
   if (c === null && meta.interface_id === undefined && meta.instance_id === undefined) fail(file, line, 'cidr', 'is empty; give the address or CIDR this row describes');
+  if (c !== null) requirePrefix(c, `${file}:${line}: field cidr`); // checked here too, so errors come in line order
   const validFrom = timeField(vf, file, line, 'valid_from');
   const validTo = timeField(vt, file, line, 'valid_to');
   if (validFrom !== null && validTo !== null && !(validFrom < validTo)) fail(file, line, 'valid_to', 'must be later than valid_from');
@@ -41,21 +43,26 @@ function row(rec: Record<string, unknown>, file: string, line: number): Snapshot
 
 function parseNdjson(text: string, file: string): SnapshotRow[] {
   const out: SnapshotRow[] = [];
+  const errors = new LineErrors();
   for (const [n, line] of lines(text)) {
-    const rec = parseJsonLine(line, file, n);
-    if (!Object.keys(rec).some((k) => normalizeColumn(k) === 'cidr') && !('interface_id' in rec) && !('instance_id' in rec)) fail(file, n, 'cidr', 'is missing; every row needs "cidr" (an address or CIDR)');
-    out.push(row(rec, file, n));
+    errors.run(() => {
+      const rec = parseJsonLine(line, file, n);
+      if (!Object.keys(rec).some((k) => normalizeColumn(k) === 'cidr') && !('interface_id' in rec) && !('instance_id' in rec)) fail(file, n, 'cidr', 'is missing; every row needs "cidr" (an address or CIDR)');
+      out.push(row(rec, file, n));
+    });
   }
+  errors.throwIfAny(file);
   return out;
 }
 
 function parseCsv(text: string, file: string): SnapshotRow[] {
   const out: SnapshotRow[] = [];
+  const errors = new LineErrors();
   let header: string[] | null = null;
   for (const [n, line] of lines(text)) {
     if (line.trimStart().startsWith('#')) continue;
-    const cells = splitCsv(line, file, n);
     if (header === null) {
+      const cells = splitCsv(line, file, n);
       header = cells.map((c) => c.trim());
       if (!header.some((h) => normalizeColumn(h) === 'cidr')) fail(file, n, null, `the header row (${header.join(',')}) has no "cidr" column; the first line must name the columns, one of them cidr`);
       const seen = new Set<string>();
@@ -67,11 +74,16 @@ function parseCsv(text: string, file: string): SnapshotRow[] {
       }
       continue;
     }
-    if (cells.length !== header.length) fail(file, n, null, `has ${cells.length} cells but the header names ${header.length} columns; quote cells that contain commas`);
-    const rec: Record<string, string> = {};
-    header.forEach((h, i) => (rec[h] = (cells[i] as string).trim()));
-    out.push(row(rec, file, n));
+    const names = header;
+    errors.run(() => {
+      const cells = splitCsv(line, file, n);
+      if (cells.length !== names.length) fail(file, n, null, `has ${cells.length} cells but the header names ${names.length} columns; quote cells that contain commas`);
+      const rec: Record<string, string> = {};
+      names.forEach((h, i) => (rec[h] = (cells[i] as string).trim()));
+      out.push(row(rec, file, n));
+    });
   }
+  errors.throwIfAny(file);
   return out;
 }
 
