@@ -1,7 +1,7 @@
-// Finds and instantiates native-free-wasm/build/scan.wasm, once, on first use (never at import), and
-// decides which scanner a decoder uses. The undici way: lazy, synchronous (a 2 KiB module compiles in
-// well under a millisecond), and any failure (file missing, no SIMD in this engine) is remembered and
-// answered with the JS scanner, which gives identical results.
+// Instantiates the scanner module (native-free-wasm/assembly/scan.ts), once, on first use (never at
+// import), and decides which scanner a decoder uses. The undici way: lazy, synchronous (a 2.5 KiB
+// module compiles in well under a millisecond), and any failure (no WebAssembly or no SIMD in this
+// engine) is remembered and answered with the JS scanner, which gives identical results.
 //
 // Which scanner: DREDGE_WASM=0 is the kill switch and always wins (JS). Otherwise an explicit
 // `scanner` option; otherwise DREDGE_WASM=1 opts in; otherwise DEFAULT_SCANNER (set from the
