@@ -12,7 +12,7 @@
 
 import { Bench } from 'tinybench';
 import { FlowDecoder } from '../../src/parse/decoder.js';
-import { decodeBuffer, decodeWhole } from '../../src/parse/inflate.js';
+import { decodeWhole } from '../../src/parse/inflate.js';
 import { FlowFormat } from '../../src/parse/fields.js';
 import { TrafficGenerator, V5_CUSTOM_20, cloudWatchEnvelopes } from '../../src/sources/generator/traffic.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,27 +21,10 @@ import { join } from 'node:path';
 import { resolveScanner } from '../../src/parse/wasm/load.js';
 import { cRefUnavailable, runCRef, writeCidrCsv } from '../perf/c-ref.js';
 import type { BenchOptions, ScenarioResult } from '../run.js';
+import { countNewlines, decodeAll } from './common.js';
 
 const GUARD_RATIO = 0.5;
 
-/** The plain JS loop the issue names as the yardstick: count '\n' bytes. */
-export function countNewlines(b: Uint8Array): number {
-  let n = 0;
-  for (let i = 0; i < b.length; i++) if (b[i] === 10) n++;
-  return n;
-}
-
-function decodeAll(b: Uint8Array, fields?: FlowFormat): number {
-  let rows = 0;
-  decodeBuffer(b, {
-    fields,
-    onBatch: (batch) => {
-      rows += batch.length;
-    },
-    onIssue: () => {},
-  });
-  return rows;
-}
 
 export async function run(opts: BenchOptions): Promise<ScenarioResult> {
   const lines = opts.quick ? 200_000 : 1_000_000;
@@ -74,8 +57,8 @@ export async function run(opts: BenchOptions): Promise<ScenarioResult> {
   expect(decodeAll(v5, v5fmt), lines / 2, 'v5');
   expect(decodeCloudWatch(), cwLines.length, 'cloudwatch');
 
-  // Generating the inputs leaves hundreds of MB of garbage strings; collect it now, or the first task
-  // (the yardstick) pays for it (measured: the newline loop ran ~35% slower in that position).
+  // Generating the inputs leaves hundreds of MB of garbage strings; collect it now so no task pays for
+  // it. (This did not explain why the newline loop runs slower here than alone: see BENCHMARKS.md.)
   (globalThis as { gc?: () => void }).gc?.();
   const bench = new Bench({ time: opts.quick ? 1500 : 4000, warmupTime: 300, iterations: 5 });
   bench

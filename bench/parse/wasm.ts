@@ -13,31 +13,13 @@
 
 import { Bench } from 'tinybench';
 import { FlowFormat } from '../../src/parse/fields.js';
-import { decodeBuffer } from '../../src/parse/inflate.js';
-import { DEFAULT_SCANNER, type ScannerKind } from '../../src/parse/wasm/load.js';
+import { DEFAULT_SCANNER } from '../../src/parse/wasm/load.js';
 import { TrafficGenerator, V5_CUSTOM_20 } from '../../src/sources/generator/traffic.js';
 import type { BenchOptions, ScenarioResult } from '../run.js';
+import { countNewlines, decodeAll } from './common.js';
 
 const WINDOW = 256 * 1024;
 
-function countNewlines(b: Uint8Array): number {
-  let n = 0;
-  for (let i = 0; i < b.length; i++) if (b[i] === 10) n++;
-  return n;
-}
-
-function decodeAll(b: Uint8Array, scanner: ScannerKind, fields?: FlowFormat): number {
-  let rows = 0;
-  decodeBuffer(b, {
-    fields,
-    scanner,
-    onBatch: (batch) => {
-      rows += batch.length;
-    },
-    onIssue: () => {},
-  });
-  return rows;
-}
 
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
@@ -68,8 +50,8 @@ export async function run(opts: BenchOptions): Promise<ScenarioResult> {
 
   // Sanity: both scanners decode every line (a path that skips work must not look fast).
   for (const s of ['js', 'wasm'] as const) {
-    if (decodeAll(v2, s) !== lines) throw new Error(`bench parse-wasm: ${s} decoded the wrong number of v2 records`);
-    if (decodeAll(v5, s, v5fmt) !== lines / 2) throw new Error(`bench parse-wasm: ${s} decoded the wrong number of v5 records`);
+    if (decodeAll(v2, undefined, s) !== lines) throw new Error(`bench parse-wasm: ${s} decoded the wrong number of v2 records`);
+    if (decodeAll(v5, v5fmt, s) !== lines / 2) throw new Error(`bench parse-wasm: ${s} decoded the wrong number of v5 records`);
   }
 
   const shape: Record<string, { lines: number; bytes: number }> = {
@@ -92,16 +74,16 @@ export async function run(opts: BenchOptions): Promise<ScenarioResult> {
         copyIntoWasm(v2);
       })
       .add('decode v2 js', () => {
-        decodeAll(v2, 'js');
+        decodeAll(v2, undefined, 'js');
       })
       .add('decode v2 wasm', () => {
-        decodeAll(v2, 'wasm');
+        decodeAll(v2, undefined, 'wasm');
       })
       .add('decode v5 (20 fields) js', () => {
-        decodeAll(v5, 'js', v5fmt);
+        decodeAll(v5, v5fmt, 'js');
       })
       .add('decode v5 (20 fields) wasm', () => {
-        decodeAll(v5, 'wasm', v5fmt);
+        decodeAll(v5, v5fmt, 'wasm');
       });
     await bench.run();
     const p50: Record<string, number> = {};

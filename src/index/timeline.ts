@@ -22,6 +22,7 @@
 // Owners are compared by identity (the app, see MetaInterner.ownerOf), metadata records by id: two
 // proven claims of the same owner with different records, or of different owners, are a conflict.
 
+import { grown } from '../typed.js';
 import { SRC_CONFLICT, SRC_SNAPSHOT } from './layout.js';
 
 export const RESOLVED_CONFLICT = -3;
@@ -80,21 +81,11 @@ export class Resolved {
 
   private grow(): void {
     const cap = this.from.length * 2;
-    const f = new Float64Array(cap);
-    f.set(this.from);
-    this.from = f;
-    const t = new Float64Array(cap);
-    t.set(this.to);
-    this.to = t;
-    const m = new Int32Array(cap);
-    m.set(this.meta);
-    this.meta = m;
-    const sr = new Uint8Array(cap);
-    sr.set(this.src);
-    this.src = sr;
-    const o = new Float64Array(cap);
-    o.set(this.origin);
-    this.origin = o;
+    this.from = grown(this.from, cap);
+    this.to = grown(this.to, cap);
+    this.meta = grown(this.meta, cap);
+    this.src = grown(this.src, cap);
+    this.origin = grown(this.origin, cap);
   }
 }
 

@@ -60,7 +60,8 @@ export class FlowDecoder {
   private readonly onBatch: (batch: FlowBatch) => void;
   private readonly maxEnvelope: number;
   private batch: FlowBatch;
-  private readonly firstBatch: FlowBatch;
+  /** The format a new input starts with (configured, else v2); headers may switch away from it. */
+  private readonly initialFormat: FlowFormat;
   private mode = MODE_DETECT;
   /** Text: the partial last line of the previous chunk. Envelope: bytes of envelopes not yet complete. */
   private carry: Uint8Array = new Uint8Array(0);
@@ -94,9 +95,8 @@ export class FlowDecoder {
     this.batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
     this.onBatch = opts.onBatch;
     this.maxEnvelope = opts.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
-    this.batch = new FlowBatch(format, this.batchRows);
-    this.firstBatch = this.batch;
-    this.batches.set(format, this.batch);
+    this.initialFormat = format;
+    this.batch = this.batchFor(format);
     this.wasm = resolveScanner(opts.scanner) === 'wasm';
   }
 
@@ -112,7 +112,7 @@ export class FlowDecoder {
     this.envBase = 0;
     this.ended = false;
     this.failure = null;
-    this.batch = this.firstBatch;
+    this.batch = this.batchFor(this.initialFormat);
     this.batch.reset();
     const st = this.st;
     st.format = this.batch.format;

@@ -8,6 +8,8 @@
 // message containing a backslash escape is flagged, and only that message is unescaped by JSON.parse.
 // `CONTROL_MESSAGE` envelopes (CloudWatch's health checks) carry no flow records.
 
+import { grown } from '../typed.js';
+
 export const ENVELOPE_OK = 0;
 export const ENVELOPE_INCOMPLETE = 1; // ran out of bytes: truncated, or more to come in a stream
 export const ENVELOPE_MALFORMED = 2;
@@ -47,15 +49,11 @@ export class EnvelopeScan {
 
   push(s: number, e: number, esc: boolean, missing = false): void {
     if (this.count === this.starts.length) {
-      const grow = <T extends Uint32Array | Uint8Array>(a: T, ctor: new (n: number) => T): T => {
-        const g = new ctor(a.length * 2);
-        g.set(a);
-        return g;
-      };
-      this.starts = grow(this.starts, Uint32Array);
-      this.ends = grow(this.ends, Uint32Array);
-      this.escaped = grow(this.escaped, Uint8Array);
-      this.missing = grow(this.missing, Uint8Array);
+      const n = this.count * 2;
+      this.starts = grown(this.starts, n);
+      this.ends = grown(this.ends, n);
+      this.escaped = grown(this.escaped, n);
+      this.missing = grown(this.missing, n);
     }
     this.starts[this.count] = s;
     this.ends[this.count] = e;

@@ -25,6 +25,7 @@ import {
   KIND_STATUS,
   KIND_TEXT,
 } from './fields.js';
+import { grown } from '../typed.js';
 
 export const DEFAULT_BATCH_ROWS = 8192;
 
@@ -81,15 +82,9 @@ export class FlowBatch {
     const idx = this.v6Count++;
     if (idx >= this.v6Off.length) {
       const n = Math.max(16, this.v6Off.length * 2);
-      const v6 = new Uint8Array(n * 16);
-      v6.set(this.v6);
-      this.v6 = v6;
-      const off = new Uint32Array(n);
-      off.set(this.v6Off);
-      this.v6Off = off;
-      const len = new Uint32Array(n);
-      len.set(this.v6Len);
-      this.v6Len = len;
+      this.v6 = grown(this.v6, n * 16);
+      this.v6Off = grown(this.v6Off, n);
+      this.v6Len = grown(this.v6Len, n);
     }
     this.v6.set(bytes.subarray(0, 16), idx * 16);
     this.v6Off[idx] = tokStart;

@@ -57,8 +57,3 @@ export function addressText(batch: FlowBatch, cell: number): string {
   const off = batch.v6Off[idx] as number;
   return latin1OrUtf8(batch.src, off, off + (batch.v6Len[idx] as number));
 }
-
-/** A record as a plain object (tests, debugging). */
-export function recordObject(batch: FlowBatch, row: number): Record<string, unknown> {
-  return JSON.parse(renderRecordJson(batch, row)) as Record<string, unknown>;
-}
