@@ -45,6 +45,17 @@ export function partitionOf(hash: number, parts: number): number {
   return Math.floor(((hash >>> 16) * parts) / 65536);
 }
 
+/** A shared table's buffers and size, as posted between threads. */
+export interface GroupTableHandle {
+  keyWords: number;
+  capacity: number;
+  size: number;
+  hashes: SharedArrayBuffer;
+  keys: SharedArrayBuffer;
+  metrics: SharedArrayBuffer;
+  order: SharedArrayBuffer;
+}
+
 export class GroupTable {
   readonly keyWords: number;
   private capacity: number;
@@ -57,17 +68,55 @@ export class GroupTable {
   /** Slot of the i-th group inserted, for i < size. */
   order: Int32Array;
 
-  constructor(keyWords: number, expectedGroups = 1024) {
+  /** Backed by SharedArrayBuffers (a merge partition another thread continues, `toHandle`). */
+  readonly shared: boolean;
+
+  constructor(keyWords: number, expectedGroups = 1024, shared = false) {
     if (!Number.isInteger(keyWords) || keyWords < 1) throw new RangeError('keyWords must be a positive integer');
     this.keyWords = keyWords;
+    this.shared = shared;
     let cap = 16;
     while (cap < expectedGroups * 2) cap *= 2;
     this.capacity = cap;
     this.mask = cap - 1;
-    this.hashes = new Int32Array(cap);
-    this.keys = new Int32Array(cap * keyWords);
-    this.metrics = new Float64Array(cap * METRICS);
-    this.order = new Int32Array(cap >>> 1);
+    this.hashes = this.i32(cap);
+    this.keys = this.i32(cap * keyWords);
+    this.metrics = shared ? new Float64Array(new SharedArrayBuffer(cap * METRICS * 8)) : new Float64Array(cap * METRICS);
+    this.order = this.i32(cap >>> 1);
+  }
+
+  private i32(n: number): Int32Array {
+    return this.shared ? new Int32Array(new SharedArrayBuffer(n * 4)) : new Int32Array(n);
+  }
+
+  /** The table's state as shared buffers (no copy), for another thread to continue it. */
+  toHandle(): GroupTableHandle {
+    if (!this.shared) throw new TypeError('toHandle needs a table built with shared = true');
+    return {
+      keyWords: this.keyWords,
+      capacity: this.capacity,
+      size: this.size,
+      hashes: this.hashes.buffer as SharedArrayBuffer,
+      keys: this.keys.buffer as SharedArrayBuffer,
+      metrics: this.metrics.buffer as SharedArrayBuffer,
+      order: this.order.buffer as SharedArrayBuffer,
+    };
+  }
+
+  /** Continues a shared table from its handle (the same memory: writes are seen by the handle's owner). */
+  static fromHandle(h: GroupTableHandle): GroupTable {
+    const t = Object.create(GroupTable.prototype) as GroupTable;
+    const w = t as unknown as { keyWords: number; shared: boolean; capacity: number; mask: number };
+    w.keyWords = h.keyWords;
+    w.shared = true;
+    w.capacity = h.capacity;
+    w.mask = h.capacity - 1;
+    t.size = h.size;
+    t.hashes = new Int32Array(h.hashes);
+    t.keys = new Int32Array(h.keys);
+    t.metrics = new Float64Array(h.metrics);
+    t.order = new Int32Array(h.order);
+    return t;
   }
 
   /**
@@ -140,10 +189,10 @@ export class GroupTable {
     const kw = this.keyWords;
     this.capacity *= 2;
     this.mask = this.capacity - 1;
-    this.hashes = new Int32Array(this.capacity);
-    this.keys = new Int32Array(this.capacity * kw);
-    this.metrics = new Float64Array(this.capacity * METRICS);
-    this.order = new Int32Array(this.capacity >>> 1);
+    this.hashes = this.i32(this.capacity);
+    this.keys = this.i32(this.capacity * kw);
+    this.metrics = this.shared ? new Float64Array(new SharedArrayBuffer(this.capacity * METRICS * 8)) : new Float64Array(this.capacity * METRICS);
+    this.order = this.i32(this.capacity >>> 1);
     this.size = 0;
     for (let i = 0; i < old.size; i++) {
       const s = old.order[i] as number;

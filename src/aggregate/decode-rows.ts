@@ -1,0 +1,113 @@
+// Merged partition tables → one RollupBatch (columnar, rollups.ts): the key words of each group are
+// decoded back into dimension values with the plan's layout (dimensions.ts), tuple ids through the
+// side projector, text hashes through the run's text dictionary. Runs once per flush, O(groups).
+
+import { KIND_PORT, KIND_PROTO } from '../parse/fields.js';
+import { METRICS, type GroupTable } from './group-table.js';
+import { NULL_INT, NULL_PORT, NULL_PROTO, type KeyPlan } from './dimensions.js';
+import type { SideProjector, ValueDictionary } from './projection.js';
+import type { DimValueColumn, LateCounts, RollupBatch } from './rollups.js';
+import type { SourcePosition } from '../sinks/sink.js';
+
+const ACTION_NAMES: readonly (string | null)[] = [null, 'ACCEPT', 'REJECT', null];
+
+/** Text-dimension values seen in partials: 64-bit hash (as `h0:h1`) → value id. */
+export class TextValues {
+  private readonly byHash = new Map<number, number>();
+  constructor(private readonly dict: ValueDictionary) {}
+
+  add(h0: number, h1: number, value: string): void {
+    const k = h0 * 4294967296 + (h1 >>> 0);
+    if (!this.byHash.has(k)) this.byHash.set(k, this.dict.id(value));
+  }
+
+  id(h0: number, h1: number): number {
+    if (h0 === 0 && h1 === 0) return 0;
+    return this.byHash.get(h0 * 4294967296 + (h1 >>> 0)) ?? 0;
+  }
+}
+
+export interface DecodeContext {
+  plan: KeyPlan;
+  windowSeconds: number;
+  projector: SideProjector;
+  dict: ValueDictionary;
+  text: TextValues;
+}
+
+export function decodeRows(tables: readonly GroupTable[], c: DecodeContext, seq: number, positions: readonly SourcePosition[], late: LateCounts): RollupBatch {
+  let rows = 0;
+  for (const t of tables) rows += t.size;
+  const { plan } = c;
+  const windowStart = new Float64Array(rows);
+  const srcReason = new Uint8Array(rows);
+  const dstReason = new Uint8Array(rows);
+  const flows = new Float64Array(rows);
+  const packets = new Float64Array(rows);
+  const bytes = new Float64Array(rows);
+  const unSrc = new Float64Array(rows);
+  const unDst = new Float64Array(rows);
+  const strings = c.dict.strings;
+  const columns: DimValueColumn[] = plan.dims.map((d) =>
+    d.kind === 'side' || d.kind === 'text' || (d.kind === 'small' && d.fieldKind !== KIND_PORT && d.fieldKind !== KIND_PROTO)
+      ? { kind: 'string', ids: new Int32Array(rows), dict: strings }
+      : { kind: 'number', values: new Float64Array(rows) },
+  );
+  // Action names as value ids.
+  const actionIds = ACTION_NAMES.map((s) => c.dict.id(s));
+  const sideKeyIndex = plan.dims.map((d) => (d.kind === 'side' ? plan.sideKeys[d.side].indexOf(d.key) : -1));
+  let i = 0;
+  for (const t of tables) {
+    const kw = t.keyWords;
+    for (let g = 0; g < t.size; g++, i++) {
+      const s = t.order[g] as number;
+      const k = s * kw;
+      const key = t.keys;
+      windowStart[i] = (key[k] as number) * c.windowSeconds;
+      const packed1 = key[k + 1] as number;
+      srcReason[i] = packed1 & 7;
+      dstReason[i] = (packed1 >>> 3) & 7;
+      const m = s * METRICS;
+      flows[i] = t.metrics[m] as number;
+      packets[i] = t.metrics[m + 1] as number;
+      bytes[i] = t.metrics[m + 2] as number;
+      unSrc[i] = t.metrics[m + 3] as number;
+      unDst[i] = t.metrics[m + 4] as number;
+      for (let d = 0; d < plan.dims.length; d++) {
+        const dim = plan.dims[d] as KeyPlan['dims'][number];
+        const colm = columns[d] as DimValueColumn;
+        if (dim.kind === 'side') {
+          const tuple = key[k + plan.sideWord[dim.side]] as number;
+          (colm as { ids: Int32Array }).ids[i] = tuple === 0 ? 0 : c.projector.value(dim.side, tuple, sideKeyIndex[d] as number);
+        } else if (dim.kind === 'small') {
+          const v = ((key[k + dim.word] as number) >>> dim.shift) & ((1 << dim.width) - 1);
+          if (dim.fieldKind === KIND_PORT) (colm as { values: Float64Array }).values[i] = v === NULL_PORT ? NaN : v;
+          else if (dim.fieldKind === KIND_PROTO) (colm as { values: Float64Array }).values[i] = v === NULL_PROTO ? NaN : v;
+          else (colm as { ids: Int32Array }).ids[i] = actionIds[v] as number;
+        } else if (dim.kind === 'int') {
+          const v = key[k + dim.word] as number;
+          (colm as { values: Float64Array }).values[i] = v === NULL_INT ? NaN : v;
+        } else {
+          (colm as { ids: Int32Array }).ids[i] = c.text.id(key[k + dim.word] as number, key[k + dim.word + 1] as number);
+        }
+      }
+    }
+  }
+  return {
+    seq,
+    dimensions: plan.dims.map((d) => d.name),
+    windowSeconds: c.windowSeconds,
+    rows,
+    windowStart,
+    columns,
+    srcReason,
+    dstReason,
+    flows,
+    packets,
+    bytes,
+    unattributedSrc: unSrc,
+    unattributedDst: unDst,
+    positions,
+    late: { ...late },
+  };
+}

@@ -1,0 +1,197 @@
+// The two worker tasks (DESIGN.md §1, §4), pure CPU, callable in any thread (the pool's workers, or
+// the test's own thread for a reference run):
+//
+//   aggregate   RawBatch bytes → decode (gunzip, CloudWatch envelope, header lines) → FlowBatch →
+//               two time-aware lookups per flow in the generation the batch was dispatched with →
+//               pre-aggregate into a typed-array table → a Partial (partial.ts), split by key partition
+//   merge       partials' rows of ONE key partition → that partition's shared GroupTable
+//
+// So the merge scales with workers: partition p of every partial is merged by whichever worker takes
+// partition p's merge task, and different partitions merge in parallel (issue #4: one thread merging
+// everything capped a tuned JS pass at 4.3M flows/s on two threads).
+//
+// Per-thread caches: index views by generation id, compiled aggregators by (plan, format), one decoder
+// per configuration, one scratch table. Nothing here touches files, sockets or timers.
+
+import { GroupTable, type GroupTableHandle } from '../aggregate/group-table.js';
+import type { KeyPlan } from '../aggregate/dimensions.js';
+import { aggregatorFor, AGG_COUNTERS, C_MAX_START, C_MIN_START, type TextDictionary } from '../aggregate/encode.js';
+import { IndexView } from '../index/lookup.js';
+import { FlowDecoder } from '../parse/decoder.js';
+import type { FlowBatch } from '../parse/flow-batch.js';
+import { decodeWhole } from '../parse/inflate.js';
+import type { ParseIssue } from '../parse/scan-text.js';
+import { MAX_ERRORS, P_BYTES_IN, P_LINES, P_CONTROL_MESSAGES, P_DAMAGED, P_DECODE_MS, P_ENVELOPES, P_HEADER_LINES, P_MALFORMED, P_RECORDS, P_TOTAL_MS, PartialView, type ParseErrorEntry, writePartial } from './partial.js';
+
+/** What every aggregate task carries besides its bytes (small; SharedArrayBuffers are shared, not copied). */
+export interface TaskContext {
+  /** Changes whenever plan, window, parts or fields change (caches key on it). */
+  configId: number;
+  plan: KeyPlan;
+  windowSeconds: number;
+  parts: number;
+  /** Fixed format (`--fields`), else header lines / v2. */
+  fields?: string;
+  /** Index generation: a handle to its SharedArrayBuffer and the side projections made for it. */
+  generationId: number;
+  index: SharedArrayBuffer;
+  projSrc: SharedArrayBuffer;
+  projDst: SharedArrayBuffer;
+}
+
+export interface AggregateTask {
+  kind: 'aggregate';
+  ctx: TaskContext;
+  /** The batch's bytes: transferred in (or a view of shared memory). */
+  bytes: Uint8Array;
+  /** Windows with index < this are closed (the watermark when the batch was dispatched). */
+  closedBefore: number;
+}
+
+export interface MergeTask {
+  kind: 'merge';
+  partition: number;
+  table: GroupTableHandle;
+  partials: SharedArrayBuffer[];
+}
+
+export type Task = AggregateTask | MergeTask;
+
+// ---- per-thread state -------------------------------------------------------------------------
+
+let views = new Map<number, { view: IndexView; projSrc: Int32Array; projDst: Int32Array }>();
+let decoderFor: { configId: number; decoder: FlowDecoder } | null = null;
+let scratch: GroupTable | null = null;
+const counters = new Float64Array(32);
+let srcRes = new Int32Array(0);
+let dstRes = new Int32Array(0);
+let keyScratch = new Int32Array(0);
+let errors: ParseErrorEntry[] = [];
+let current: { ctx: TaskContext; closedBefore: number; view: IndexView; projSrc: Int32Array; projDst: Int32Array } | null = null;
+
+/** Per-task dictionary of text-dimension values: (h0, h1) → bytes, no strings. */
+class BytesDictionary implements TextDictionary {
+  entries = new Int32Array(64);
+  count = 0;
+  bytes = new Uint8Array(1024);
+  byteLength = 0;
+  private readonly seen = new Map<number, number>();
+
+  note(h0: number, h1: number, src: Uint8Array, off: number, len: number): void {
+    // One Map probe per text value per row; text dimensions are the rare, slower configuration.
+    const k = h0 * 4294967296 + (h1 >>> 0);
+    if (this.seen.has(k)) return;
+    this.seen.set(k, this.count);
+    if ((this.count + 1) * 4 > this.entries.length) {
+      const e = new Int32Array(this.entries.length * 2);
+      e.set(this.entries);
+      this.entries = e;
+    }
+    if (this.byteLength + len > this.bytes.length) {
+      const b = new Uint8Array(Math.max(this.bytes.length * 2, this.byteLength + len));
+      b.set(this.bytes);
+      this.bytes = b;
+    }
+    const e = this.count * 4;
+    this.entries[e] = h0;
+    this.entries[e + 1] = h1;
+    this.entries[e + 2] = this.byteLength;
+    this.entries[e + 3] = len;
+    this.bytes.set(src.subarray(off, off + len), this.byteLength);
+    this.byteLength += len;
+    this.count++;
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.byteLength = 0;
+    this.seen.clear();
+  }
+}
+const dict = new BytesDictionary();
+
+function onIssue(issue: ParseIssue): void {
+  if (errors.length < MAX_ERRORS) errors.push({ line: issue.n, reason: issue.unit === 'event' ? `event ${issue.n}: ${issue.reason}` : issue.reason });
+}
+
+function onBatch(batch: FlowBatch): void {
+  const c = current as NonNullable<typeof current>;
+  const n = batch.length;
+  if (srcRes.length < n) {
+    srcRes = new Int32Array(batch.capacity);
+    dstRes = new Int32Array(batch.capacity);
+  }
+  const f = batch.format;
+  if (f.indexOf('srcaddr') >= 0) c.view.lookupBatch(batch, 'srcaddr', srcRes);
+  else srcRes.fill(-4, 0, n);
+  if (f.indexOf('dstaddr') >= 0) c.view.lookupBatch(batch, 'dstaddr', dstRes);
+  else dstRes.fill(-4, 0, n);
+  const agg = aggregatorFor(c.ctx.plan, f, c.ctx.windowSeconds);
+  agg(batch, srcRes, dstRes, c.projSrc, c.projDst, scratch as GroupTable, c.closedBefore, counters, dict, keyScratch);
+}
+
+function generation(ctx: TaskContext): { view: IndexView; projSrc: Int32Array; projDst: Int32Array } {
+  let g = views.get(ctx.generationId);
+  if (g === undefined) {
+    // Keep the few newest generations: batches in flight may still name an older one.
+    if (views.size >= 4) views = new Map([...views].slice(-3));
+    g = { view: new IndexView(ctx.index), projSrc: new Int32Array(ctx.projSrc), projDst: new Int32Array(ctx.projDst) };
+    views.set(ctx.generationId, g);
+  }
+  return g;
+}
+
+/** Runs one aggregate task; returns the Partial's buffer. */
+export function aggregate(task: AggregateTask): SharedArrayBuffer {
+  const t0 = performance.now();
+  const ctx = task.ctx;
+  const g = generation(ctx);
+  if (decoderFor === null || decoderFor.configId !== ctx.configId) {
+    decoderFor = { configId: ctx.configId, decoder: new FlowDecoder({ fields: ctx.fields, onBatch, onIssue }) };
+  }
+  if (scratch === null || scratch.keyWords !== ctx.plan.keyWords) scratch = new GroupTable(ctx.plan.keyWords, 16384);
+  if (keyScratch.length < ctx.plan.keyWords) keyScratch = new Int32Array(ctx.plan.keyWords);
+  scratch.clear();
+  dict.reset();
+  counters.fill(0);
+  counters[C_MIN_START] = Infinity;
+  counters[C_MAX_START] = -Infinity;
+  errors = [];
+  current = { ctx, closedBefore: task.closedBefore, ...g };
+  let damaged = 0;
+  try {
+    const st = decodeWhole(decoderFor.decoder, task.bytes);
+    counters[P_ENVELOPES] = st.envelopes;
+    counters[P_CONTROL_MESSAGES] = st.controlMessages;
+  } catch (e) {
+    // A damaged input keeps what was decoded before the damage; the error is reported, never thrown
+    // past the batch (DESIGN.md §9: one bad record is skipped and counted, the rest kept).
+    damaged = 1;
+    if (errors.length < MAX_ERRORS) errors.push({ line: 0, reason: (e as Error).message });
+  } finally {
+    current = null;
+  }
+  const st = decoderFor.decoder.stats;
+  counters[P_RECORDS] = st.records;
+  counters[P_MALFORMED] = st.malformed;
+  counters[P_HEADER_LINES] = st.headerLines;
+  counters[P_LINES] = st.records + st.malformed + st.headerLines + st.blankLines;
+  counters[P_BYTES_IN] = task.bytes.length;
+  counters[P_DAMAGED] = damaged;
+  counters[P_DECODE_MS] = 0;
+  counters[P_TOTAL_MS] = performance.now() - t0;
+  return writePartial(scratch, ctx.parts, counters, dict, errors);
+}
+
+/** Runs one merge task: the partition's rows of every partial into its table. Returns the table's new handle. */
+export function merge(task: MergeTask): GroupTableHandle {
+  const table = GroupTable.fromHandle(task.table);
+  for (const sab of task.partials) new PartialView(sab).mergeInto(table, task.partition);
+  return table.toHandle();
+}
+
+export function runTask(task: Task): SharedArrayBuffer | GroupTableHandle {
+  return task.kind === 'aggregate' ? aggregate(task) : merge(task);
+}
+
+export { AGG_COUNTERS };
