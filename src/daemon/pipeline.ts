@@ -46,6 +46,8 @@ export interface RawBatch {
   source?: string;
   /** Fetches the same bytes again (after a worker died holding them). */
   reread?: () => Promise<Uint8Array>;
+  /** Lines at the head of `bytes` that are not the source's own (a repeated header line). */
+  prefixLines?: number;
 }
 
 export interface PipelineOptions {
@@ -106,6 +108,7 @@ interface Entry {
   dispatchedAt: number;
   state: 0 | 1 | 2; // 0 in flight, 1 partial received, 2 merged
   lines: number;
+  prefixLines: number;
   errors: ParseErrorEntry[];
 }
 
@@ -268,7 +271,7 @@ export class Pipeline {
       ps = { entries: [], line: 0, flushed: undefined };
       this.perSource.set(source, ps);
     }
-    const entry: Entry = { source, position: batch.position, dispatchedAt: performance.now(), state: 0, lines: 0, errors: [] };
+    const entry: Entry = { source, position: batch.position, dispatchedAt: performance.now(), state: 0, lines: 0, prefixLines: batch.prefixLines ?? 0, errors: [] };
     ps.entries.push(entry);
     this.stats.batches++;
     this.inFlight++;
@@ -343,7 +346,7 @@ export class Pipeline {
     if ((c[P_DAMAGED] as number) !== 0) s.damagedBatches++;
     const maxStart = c[C_MAX_START] as number;
     if (maxStart > this.maxStart) this.maxStart = maxStart;
-    entry.lines = c[P_LINES] as number;
+    entry.lines = (c[P_LINES] as number) - entry.prefixLines;
     if (c[P_MALFORMED] !== 0 || c[P_DAMAGED] !== 0) entry.errors = view.errors();
     // Text-dimension values: a handful per partial.
     const de = view.dictEntries;
@@ -422,7 +425,7 @@ export class Pipeline {
       let moved = false;
       while (ps.entries.length > 0 && (ps.entries[0] as Entry).state === 2) {
         const e = ps.entries.shift() as Entry;
-        for (const err of e.errors) if (this.errors.length < MAX_REPORTED_ERRORS) this.errors.push({ source: e.source, line: err.line === 0 ? 0 : ps.line + err.line, reason: err.reason });
+        for (const err of e.errors) if (this.errors.length < MAX_REPORTED_ERRORS) this.errors.push({ source: e.source, line: err.line === 0 ? 0 : ps.line + err.line - e.prefixLines, reason: err.reason });
         ps.line += e.lines;
         if (e.position !== undefined) {
           ps.flushed = e.position;
@@ -452,13 +455,18 @@ export class Pipeline {
     for (const e of flushedEntries) if (s.flushDelayMs.length < LATENCY_SAMPLES) s.flushDelayMs.push(now - e.dispatchedAt);
   }
 
+  /** Waits until every batch dispatched so far has returned its partial (merge and flush not included). */
+  async drain(): Promise<void> {
+    while (this.inFlightDone.size > 0) await Promise.all([...this.inFlightDone]);
+  }
+
   /** Drains in-flight batches, merges, flushes every open window, and resolves once the sink acknowledged. */
   async close(): Promise<PipelineStats> {
     if (this.closed) throw new DredgeError('DREDGE_ERR_INTERNAL', 'Pipeline.close called twice');
     this.closed = true;
     clearInterval(this.timer);
     try {
-      while (this.inFlightDone.size > 0) await Promise.all([...this.inFlightDone]);
+      await this.drain();
       if (this.fatal !== null) throw this.fatal;
       await this.flush();
       if (this.fatal !== null) throw this.fatal;

@@ -1,0 +1,200 @@
+// `dredge run`: the main job over files (issue #4's interface; later sources and sinks join it):
+// read inputs → worker pool (decode, enrich at flow time, pre-aggregate) → merged deltas → sink every
+// flush interval → checkpoints after the sink's ack. Progress and the run summary go to stderr.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_DIMENSIONS, parsePortList } from '../aggregate/dimensions.js';
+import { Pipeline, type PipelineStats } from '../daemon/pipeline.js';
+import { DredgeError } from '../errors.js';
+import { IndexBuilder } from '../index/builder.js';
+import { openIndexBytes } from '../index/explain.js';
+import { parseEvents } from '../index/load/events.js';
+import { parseIpRanges } from '../index/load/ip-ranges.js';
+import { parseSnapshot } from '../index/load/snapshot.js';
+import { parseDuration } from '../index/load/time.js';
+import type { IndexView } from '../index/lookup.js';
+import { FlowFormat } from '../parse/fields.js';
+import { FileCheckpointStore } from '../sinks/checkpoint-file.js';
+import { NdjsonSink } from '../sinks/ndjson.js';
+import { listInputs, readFiles, type FileProgress } from '../sources/files/file-source.js';
+import { CliUsageError, parseCli } from './args.js';
+
+const HELP = `usage: dredge run --input PATH… (--snapshot FILE | --index FILE) [options] --sink ndjson --out DIR
+
+Reads flow logs, enriches both ends of every flow with the owner of that address at the flow's start,
+rolls flows up into time windows by the dimensions, and writes the rollups to the sink.
+
+inputs
+  --input PATH        a file (plain, gzip, CloudWatch envelopes), a directory (all files, recursively)
+                      or - for stdin; repeatable
+  --fields "NAMES"    fixed flow-log format (default: each file's header line, else the v2 default)
+enrichment (the time-aware IP index)
+  --snapshot FILE     inventory CSV or NDJSON (repeatable)     --events FILE   change events NDJSON (repeatable)
+  --ip-ranges FILE    AWS ip-ranges.json                       --index FILE    a prebuilt index (dredge index build)
+aggregation
+  --dimensions "…"    group-by dimensions, comma/space separated
+                      (default ${DEFAULT_DIMENSIONS})
+  --keep-ports "…"    ports ≥ 32768 kept as they are (others become 0 in keys)
+  --window 60s        window length          --lateness 10m   allowed lateness (watermark)
+  --flush-interval 10s   rows accumulated since the last flush go to the sink this often
+  --workers N         worker threads (default: the number of cores)
+output
+  --sink ndjson       rollup rows as NDJSON files rollups-NNNNNN.ndjson under --out (default)
+  --out DIR           output directory; checkpoints.json lives there too
+  --no-resume         ignore checkpoints.json (default: resume files where the last run stopped)
+  --quiet             no progress bar`;
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DredgeError('DREDGE_ERR_INPUT', `cannot read ${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
+function duration(v: string | undefined, flag: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const d = parseDuration(v);
+  if (d === null) throw new CliUsageError(`${flag} takes a duration such as 60s, 10m or 1h, got "${v}"`);
+  return d;
+}
+
+/** Builds (or opens) the index generation the run enriches with. */
+export function loadIndex(values: { snapshot?: string[]; events?: string[]; 'ip-ranges'?: string; index?: string }): IndexView {
+  if (values.index !== undefined) {
+    if ((values.snapshot ?? []).length > 0 || (values.events ?? []).length > 0) throw new CliUsageError('give either --index or --snapshot/--events, not both');
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(values.index);
+    } catch (e) {
+      throw new DredgeError('DREDGE_ERR_INPUT', `cannot read index ${values.index}: ${(e as Error).message}`);
+    }
+    return openIndexBytes(bytes);
+  }
+  const b = new IndexBuilder({ horizonSeconds: null });
+  for (const f of values.snapshot ?? []) for (const r of parseSnapshot(readText(f, 'snapshot'), f)) b.addSnapshotRow(r);
+  for (const f of values.events ?? []) for (const e of parseEvents(readText(f, 'events'), f)) b.addEvent(e);
+  if (values['ip-ranges'] !== undefined) {
+    const f = values['ip-ranges'];
+    for (const r of parseIpRanges(readText(f, 'ip-ranges'), f).prefixes) b.addAwsPrefix(r);
+  }
+  return b.freeze().view;
+}
+
+function mb(n: number): string {
+  return (n / 1e6).toFixed(n < 1e8 ? 1 : 0);
+}
+
+function rate(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}k` : n.toFixed(0);
+}
+
+export function summaryLine(s: PipelineStats, wallMs: number): string {
+  const unattributed = s.unattributedSrc + s.unattributedDst;
+  return (
+    `dredge run: ${s.flows} flows (${s.records} records, ${s.nodata + s.skipdata} without data), ${s.malformed} malformed, ` +
+    `${s.late.flows} late, ${unattributed} unattributed sides; ${s.rowsFlushed} rows in ${s.flushes} flushes; ` +
+    `${(wallMs / 1000).toFixed(2)} s, ${rate((s.flows * 1000) / Math.max(1, wallMs))} flows/s`
+  );
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCli(
+    argv,
+    {
+      input: { type: 'string', multiple: true },
+      fields: { type: 'string' },
+      snapshot: { type: 'string', multiple: true },
+      events: { type: 'string', multiple: true },
+      'ip-ranges': { type: 'string' },
+      index: { type: 'string' },
+      dimensions: { type: 'string' },
+      'keep-ports': { type: 'string' },
+      window: { type: 'string' },
+      lateness: { type: 'string' },
+      'flush-interval': { type: 'string' },
+      workers: { type: 'string' },
+      sink: { type: 'string' },
+      out: { type: 'string' },
+      'no-resume': { type: 'boolean' },
+      quiet: { type: 'boolean' },
+    },
+    HELP,
+  );
+  if (values.help === true) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (positionals.length > 0) throw new CliUsageError(`unexpected argument "${positionals[0]}" (inputs go after --input)\n\n${HELP}`);
+  const inputs = values.input ?? [];
+  if (inputs.length === 0) throw new CliUsageError(`--input PATH is required (a file, a directory, or - for stdin)\n\n${HELP}`);
+  if ((values.snapshot ?? []).length === 0 && values.index === undefined && values['ip-ranges'] === undefined) {
+    throw new CliUsageError('an inventory is required to enrich flows: --snapshot FILE (or --index FILE from `dredge index build`)');
+  }
+  const sinkName = values.sink ?? 'ndjson';
+  if (sinkName !== 'ndjson') throw new CliUsageError(`--sink ${sinkName}: this version writes ndjson (DuckDB and Druid sinks are coming); use --sink ndjson --out DIR`);
+  if (values.out === undefined) throw new CliUsageError('--out DIR is required with --sink ndjson');
+  if (values.fields !== undefined) FlowFormat.parse(values.fields);
+  let workers: number | undefined;
+  if (values.workers !== undefined) {
+    workers = Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new CliUsageError(`--workers takes a whole number from 1 to 256, got "${values.workers}"`);
+  }
+  const keepPorts = values['keep-ports'] !== undefined ? parsePortList(values['keep-ports']) : [];
+  const windowSeconds = duration(values.window, '--window', 60);
+  const latenessSeconds = duration(values.lateness, '--lateness', 600);
+  const flushMs = duration(values['flush-interval'], '--flush-interval', 10) * 1000;
+
+  const t0 = performance.now();
+  const index = loadIndex(values);
+  const sink = new NdjsonSink({ dir: values.out });
+  const checkpoints = new FileCheckpointStore({ dir: values.out });
+  const resume = values['no-resume'] === true ? new Map() : await checkpoints.load();
+  const pipeline = new Pipeline({
+    sink,
+    index,
+    checkpoints,
+    dimensions: values.dimensions ?? DEFAULT_DIMENSIONS,
+    keepPorts,
+    windowSeconds,
+    latenessSeconds,
+    flushIntervalMs: flushMs,
+    ...(workers !== undefined ? { workers } : {}),
+    ...(values.fields !== undefined ? { fields: values.fields } : {}),
+  });
+  const paths = await listInputs(inputs);
+  const progress: FileProgress = { bytesRead: 0, bytesTotal: 0, files: 0 };
+  const tty = process.stderr.isTTY === true && values.quiet !== true;
+  const started = performance.now();
+  const bar = tty
+    ? setInterval(() => {
+        const s = pipeline.stats;
+        const el = (performance.now() - started) / 1000;
+        const frac = progress.bytesTotal > 0 ? progress.bytesRead / progress.bytesTotal : 0;
+        const eta = frac > 0.01 ? el / frac - el : NaN;
+        const width = 24;
+        const filled = Math.round(frac * width);
+        process.stderr.write(
+          `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${s.records} records, ${mb(progress.bytesRead)}/${mb(progress.bytesTotal)} MB, ${rate(s.flows / Math.max(el, 0.001))} flows/s, ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : '?'}   `,
+        );
+      }, 250)
+    : null;
+  let stats: PipelineStats;
+  try {
+    for await (const batch of readFiles(paths, { resume, fixedFields: values.fields !== undefined }, progress)) await pipeline.submit(batch);
+    stats = await pipeline.close();
+  } catch (e) {
+    await pipeline.abort().catch(() => undefined);
+    throw e;
+  } finally {
+    if (bar !== null) {
+      clearInterval(bar);
+      process.stderr.write('\r\x1b[K');
+    }
+  }
+  for (const e of pipeline.errors.slice(0, 20)) process.stderr.write(`${e.source}:${e.line === 0 ? '' : `${e.line}: `}${e.reason}\n`);
+  if (stats.malformed > 20) process.stderr.write(`… ${stats.malformed - 20} more malformed lines\n`);
+  process.stderr.write(summaryLine(stats, performance.now() - t0) + `; rollups in ${join(values.out, 'rollups-*.ndjson')}\n`);
+  return 0;
+}
