@@ -11,6 +11,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   demo: { summary: 'run the product on bundled sample data and print a summary', load: () => import('./demo.js') },
+  generate: { summary: 'write seeded, realistic flow logs with the matching inventory, change events and exact totals', load: () => import('./generate.js') },
   index: { summary: 'build a time-aware IP index from inventory, events and AWS ranges; inspect how an address resolves', load: () => import('./index-cmd.js') },
   run: { summary: 'the main job: flow logs → enriched, windowed rollups (files, directories, stdin)', load: () => import('./run.js') },
   parse: { summary: 'decode flow-log files (any version, gzip, S3 headers, CloudWatch envelopes) to JSON lines', load: () => import('./parse.js') },

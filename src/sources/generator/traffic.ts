@@ -48,6 +48,13 @@ export interface TrafficOptions {
   noDataShare: number;
   rejectShare: number;
   ipv6Share: number;
+  /**
+   * Event-time order: when set, record i starts at startTime + i / flowsPerSecond, minus a random
+   * delay of up to `maxDelaySeconds` (records arrive roughly in time order, some late, as a stream
+   * does). Unset: `start` uniform over the span (no order at all).
+   */
+  flowsPerSecond?: number;
+  maxDelaySeconds?: number;
 }
 
 export const DEFAULT_TRAFFIC: TrafficOptions = {
@@ -75,6 +82,7 @@ export class TrafficGenerator {
   private readonly subnetPeers: Uint32Array; // 4 peer subnets per subnet
   private readonly subnetHosts: Uint32Array[];
   private readonly format: FlowFormat;
+  private lastFlow: FlowValues | null = null;
   emitted = 0;
 
   constructor(format: FlowFormat = FlowFormat.V2_DEFAULT, opts: Partial<TrafficOptions> = {}) {
@@ -124,31 +132,47 @@ export class TrafficGenerator {
     const proto = svc === 53 ? 17 : r.next() < 0.03 ? 1 : 6;
     const packets = 1 + Math.floor(Math.exp(r.next() * 7));
     const bytes = packets * (40 + r.int(1460));
-    const start = o.startTime + r.int(o.spanSeconds);
+    const jitter = r.int(o.flowsPerSecond !== undefined ? (o.maxDelaySeconds ?? 0) + 1 : o.spanSeconds);
+    const start = o.flowsPerSecond !== undefined ? Math.max(o.startTime, o.startTime + Math.floor((this.emitted - 1) / o.flowsPerSecond) - jitter) : o.startTime + jitter;
     const end = start + 1 + r.int(60);
     const noData = r.next() < o.noDataShare;
     const action = r.next() < o.rejectShare ? 'REJECT' : 'ACCEPT';
+    const v: FlowValues = {
+      src,
+      srcAddr: inbound ? dstAddr : srcAddr,
+      dstAddr: inbound ? srcAddr : dstAddr,
+      srcPort: inbound ? eph : eph,
+      dstPort: svc,
+      proto,
+      packets,
+      bytes,
+      start,
+      end,
+      noData,
+      action,
+      inbound,
+    };
+    this.lastFlow = v;
     const names = this.format.names;
     let s = '';
     for (let i = 0; i < names.length; i++) {
       if (i > 0) s += ' ';
-      s += this.field(names[i] as string, {
-        src,
-        srcAddr: inbound ? dstAddr : srcAddr,
-        dstAddr: inbound ? srcAddr : dstAddr,
-        srcPort: inbound ? eph : eph,
-        dstPort: svc,
-        proto,
-        packets,
-        bytes,
-        start,
-        end,
-        noData,
-        action,
-        inbound,
-      });
+      s += this.field(names[i] as string, v);
     }
     return s;
+  }
+
+  /**
+   * The values behind the last `line()` (null before the first), so a caller can keep exact totals
+   * without re-parsing. A NODATA record (`noData`) prints `-` for packets and bytes.
+   */
+  get last(): Readonly<FlowValues> | null {
+    return this.lastFlow;
+  }
+
+  /** A copy of every host's IPv4 address (as uint32), in host order; the world builder covers them. */
+  hostAddresses(): Uint32Array {
+    return this.hostAddr.slice();
   }
 
   private field(name: string, v: FlowValues): string {
@@ -226,7 +250,9 @@ export class TrafficGenerator {
   }
 }
 
-interface FlowValues {
+/** One generated record's values, before formatting. */
+export interface FlowValues {
+  /** Host index of the talker. */
   src: number;
   srcAddr: string;
   dstAddr: string;
@@ -250,14 +276,15 @@ export const V5_CUSTOM_20 =
 
 /**
  * Wraps lines into gzipped CloudWatch Logs subscription envelopes, `perEnvelope` events each (what a
- * subscription filter writes to Kinesis: one gzip member per record).
+ * subscription filter writes to Kinesis: one gzip member per record). `firstIndex` numbers the first
+ * event (its id and timestamp), so envelopes built chunk by chunk keep unique, increasing ids.
  */
-export function cloudWatchEnvelopes(lines: readonly string[], perEnvelope: number, firstTimestampMs = 1763900000000): Buffer[] {
+export function cloudWatchEnvelopes(lines: readonly string[], perEnvelope: number, firstTimestampMs = 1763900000000, firstIndex = 0): Buffer[] {
   const out: Buffer[] = [];
   for (let i = 0; i < lines.length; i += perEnvelope) {
     const events = lines.slice(i, i + perEnvelope).map((message, k) => ({
-      id: String(37000000000000000000000000000000000000000000000000000000n + BigInt(i + k)),
-      timestamp: firstTimestampMs + (i + k) * 10,
+      id: String(37000000000000000000000000000000000000000000000000000000n + BigInt(firstIndex + i + k)),
+      timestamp: firstTimestampMs + (firstIndex + i + k) * 10,
       message,
     }));
     const env = {
