@@ -7,6 +7,7 @@ export type DredgeErrorCode =
   | 'DREDGE_ERR_TRUNCATED' // a gzip stream or CloudWatch envelope ended early
   | 'DREDGE_ERR_LIMIT' // an input exceeded a memory bound (decompressed size, envelope size)
   | 'DREDGE_ERR_INDEX' // an index file or metadata source is invalid
+  | 'DREDGE_ERR_SINK_WRITE' // a sink could not make a flush durable (`retriable` says whether trying again can help)
   | 'DREDGE_ERR_WORKER' // a worker thread died or a task failed (the message says whether it was retried)
   | 'DREDGE_ERR_INTERNAL';
 
