@@ -28,10 +28,7 @@ import { DredgeError, type DredgeErrorCode } from '../errors.js';
 import { REASON_NAMES, formatWindowStart, type RollupBatch } from '../aggregate/rollups.js';
 import type { Sink } from './sink.js';
 
-/**
- * The code of a failed sink write. errors.ts's DredgeErrorCode union does not list it yet (that file
- * is outside this change): once it does, this cast can go and callers can use the literal.
- */
+/** The code of a failed sink write (shared by the sinks in this folder). */
 export const SINK_WRITE: DredgeErrorCode = 'DREDGE_ERR_SINK_WRITE';
 
 /** Rendered bytes are handed to the file in chunks of about this size. */
