@@ -30,6 +30,7 @@ const SCENARIOS: Record<string, Scenario> = {
   aggregate: () => import('./aggregate/group-table.js'),
   'parse-wasm': () => import('./parse/wasm.js'),
   index: () => import('./index/lookup.js'),
+  e2e: () => import('./e2e/pipeline.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -42,6 +42,8 @@ aggregation
 output
   --sink ndjson       rollup rows as NDJSON files rollups-NNNNNN.ndjson under --out (default)
   --out DIR           output directory; checkpoints.json lives there too
+  --rollup none       write every flow enriched (its fields + src.*/dst.* of the dimensions + reasons) to
+                      flows-NNNNNN.ndjson instead of rollups: for debugging, audits, per-flow sinks
   --no-resume         ignore checkpoints.json (default: resume files where the last run stopped)
   --quiet             no progress bar`;
 
@@ -118,6 +120,7 @@ export async function run(argv: string[]): Promise<number> {
       sink: { type: 'string' },
       out: { type: 'string' },
       'no-resume': { type: 'boolean' },
+      rollup: { type: 'string' },
       quiet: { type: 'boolean' },
     },
     HELP,
@@ -141,6 +144,8 @@ export async function run(argv: string[]): Promise<number> {
     workers = Number(values.workers);
     if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new CliUsageError(`--workers takes a whole number from 1 to 256, got "${values.workers}"`);
   }
+  const rollup = values.rollup ?? 'window';
+  if (rollup !== 'window' && rollup !== 'none') throw new CliUsageError(`--rollup takes none (every flow enriched, flows-NNNNNN.ndjson) or window (the default: rollups), got "${rollup}"`);
   const keepPorts = values['keep-ports'] !== undefined ? parsePortList(values['keep-ports']) : [];
   const windowSeconds = duration(values.window, '--window', 60);
   const latenessSeconds = duration(values.lateness, '--lateness', 600);
@@ -160,6 +165,7 @@ export async function run(argv: string[]): Promise<number> {
     windowSeconds,
     latenessSeconds,
     flushIntervalMs: flushMs,
+    rollup,
     ...(workers !== undefined ? { workers } : {}),
     ...(values.fields !== undefined ? { fields: values.fields } : {}),
   });
@@ -195,6 +201,6 @@ export async function run(argv: string[]): Promise<number> {
   }
   for (const e of pipeline.errors.slice(0, 20)) process.stderr.write(`${e.source}:${e.line === 0 ? '' : `${e.line}: `}${e.reason}\n`);
   if (stats.malformed > 20) process.stderr.write(`… ${stats.malformed - 20} more malformed lines\n`);
-  process.stderr.write(summaryLine(stats, performance.now() - t0) + `; rollups in ${join(values.out, 'rollups-*.ndjson')}\n`);
+  process.stderr.write(summaryLine(stats, performance.now() - t0) + `; output in ${join(values.out, rollup === 'none' ? 'flows-*.ndjson' : 'rollups-*.ndjson')}\n`);
   return 0;
 }

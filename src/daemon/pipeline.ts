@@ -35,7 +35,7 @@ import { DredgeError } from '../errors.js';
 import type { IndexView } from '../index/lookup.js';
 import type { CheckpointStore, Sink, SourcePosition } from '../sinks/sink.js';
 import { P_BYTES_IN, P_DAMAGED, P_LINES, P_MALFORMED, P_RECORDS, PartialView, type ParseErrorEntry } from '../worker/partial.js';
-import type { AggregateTask, MergeTask, TaskContext } from '../worker/tasks.js';
+import type { AggregateTask, EnrichResult, EnrichTask, MergeTask, TaskContext } from '../worker/tasks.js';
 
 export interface RawBatch {
   /** The batch's bytes (plain, gzip or CloudWatch envelopes). An ArrayBuffer-backed array is transferred (detached here); a SharedArrayBuffer-backed one is shared. */
@@ -68,6 +68,8 @@ export interface PipelineOptions {
   /** Groups the tables may hold while a flush is being delivered before intake waits. */
   maxGroups?: number;
   checkpoints?: CheckpointStore;
+  /** 'window' (default): rollups. 'none': every flow enriched, to `Sink.writeFlows`. */
+  rollup?: 'window' | 'none';
 }
 
 export interface BatchError {
@@ -109,6 +111,7 @@ interface Entry {
   state: 0 | 1 | 2; // 0 in flight, 1 partial received, 2 merged
   lines: number;
   prefixLines: number;
+  bytesIn: number;
   errors: ParseErrorEntry[];
 }
 
@@ -121,6 +124,8 @@ export class Pipeline {
   readonly latenessSeconds: number;
   readonly workers: number;
   readonly parts: number;
+  readonly rollup: 'window' | 'none';
+  private pendingFlows: Uint8Array[] = [];
   private readonly pool: Piscina;
   private readonly sink: Sink;
   private readonly checkpoints: CheckpointStore | undefined;
@@ -185,6 +190,8 @@ export class Pipeline {
     this.mergeRows = opts.mergeRows ?? 1 << 19;
     this.maxGroups = opts.maxGroups ?? 4_000_000;
     this.sink = opts.sink;
+    this.rollup = opts.rollup ?? 'window';
+    if (this.rollup === 'none' && this.sink.writeFlows === undefined) throw new DredgeError('DREDGE_ERR_CONFIG', `--rollup none needs a sink that takes enriched flows; the ${this.sink.name} sink takes rollups only`);
     this.checkpoints = opts.checkpoints;
     this.projector = new SideProjector(this.plan, this.dict);
     this.text = new TextValues(this.dict);
@@ -271,7 +278,7 @@ export class Pipeline {
       ps = { entries: [], line: 0, flushed: undefined };
       this.perSource.set(source, ps);
     }
-    const entry: Entry = { source, position: batch.position, dispatchedAt: performance.now(), state: 0, lines: 0, prefixLines: batch.prefixLines ?? 0, errors: [] };
+    const entry: Entry = { source, position: batch.position, dispatchedAt: performance.now(), state: 0, lines: 0, prefixLines: batch.prefixLines ?? 0, bytesIn: batch.bytes.length, errors: [] };
     ps.entries.push(entry);
     this.stats.batches++;
     this.inFlight++;
@@ -290,7 +297,7 @@ export class Pipeline {
 
   private async runBatch(batch: RawBatch, entry: Entry, ctx: TaskContext, closedBefore: number, retry: boolean): Promise<void> {
     let bytes = batch.bytes;
-    const task: AggregateTask = { kind: 'aggregate', ctx, bytes, closedBefore };
+    const task: AggregateTask | EnrichTask = this.rollup === 'none' ? { kind: 'enrich', ctx, bytes } : { kind: 'aggregate', ctx, bytes, closedBefore };
     let transfer: ArrayBuffer[] = [];
     if (!(bytes.buffer instanceof SharedArrayBuffer)) {
       // Transfer needs the whole buffer; a view of part of a larger one is copied once (sources that
@@ -301,9 +308,9 @@ export class Pipeline {
       }
       transfer = [bytes.buffer as ArrayBuffer];
     }
-    let sab: SharedArrayBuffer;
+    let sab: SharedArrayBuffer | EnrichResult;
     try {
-      sab = (await this.pool.run(task, { transferList: transfer })) as SharedArrayBuffer;
+      sab = (await this.pool.run(task, { transferList: transfer })) as SharedArrayBuffer | EnrichResult;
     } catch (e) {
       if (retry || this.closedForGood()) return this.fail(new DredgeError('DREDGE_ERR_WORKER', `a worker failed twice on a batch of ${entry.source}: ${(e as Error).message}`));
       this.stats.retried++;
@@ -314,7 +321,27 @@ export class Pipeline {
       else return this.fail(new DredgeError('DREDGE_ERR_WORKER', `a worker died holding a batch of ${entry.source} that cannot be re-read (no RawBatch.reread): ${(e as Error).message}`));
       return this.runBatch({ ...batch, bytes: again }, entry, ctx, closedBefore, true);
     }
-    this.receive(new PartialView(sab), entry);
+    if (sab instanceof SharedArrayBuffer) this.receive(new PartialView(sab), entry);
+    else this.receiveFlows(sab, entry);
+  }
+
+  private receiveFlows(r: EnrichResult, entry: Entry): void {
+    const s = this.stats;
+    s.bytesIn += entry.bytesIn;
+    s.records += r.records;
+    s.malformed += r.malformed;
+    s.flows += r.flows;
+    s.packets += r.packets;
+    s.bytes += r.bytes;
+    s.nodata += r.nodata;
+    s.unattributedSrc += r.unSrc;
+    s.unattributedDst += r.unDst;
+    if (r.damaged) s.damagedBatches++;
+    if (r.maxStart > this.maxStart) this.maxStart = r.maxStart;
+    entry.lines = r.lines - entry.prefixLines;
+    entry.errors = r.errors;
+    entry.state = 2;
+    if (r.text.length > 0) this.pendingFlows.push(r.text);
   }
 
   private closedForGood(): boolean {
@@ -434,6 +461,15 @@ export class Pipeline {
         flushedEntries.push(e);
       }
       if (moved && ps.flushed !== undefined) positions.push(ps.flushed);
+    }
+    if (this.rollup === 'none') {
+      const chunks = this.pendingFlows;
+      this.pendingFlows = [];
+      if (chunks.length === 0 && positions.length === 0) return;
+      await (this.sink.writeFlows as NonNullable<Sink['writeFlows']>).call(this.sink, { seq: ++this.flushSeq, chunks, positions });
+      this.stats.flushes++;
+      if (this.checkpoints !== undefined && positions.length > 0) await this.checkpoints.save(positions);
+      return;
     }
     // Rows merged from batches that are not yet a contiguous prefix still go out now (they are in the
     // tables); only the checkpoint waits for the prefix.

@@ -26,7 +26,7 @@ import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/p
 import { basename, dirname, join } from 'node:path';
 import { DredgeError, type DredgeErrorCode } from '../errors.js';
 import { REASON_NAMES, formatWindowStart, type RollupBatch } from '../aggregate/rollups.js';
-import type { Sink } from './sink.js';
+import type { Sink, SourcePosition } from './sink.js';
 
 /** The code of a failed sink write (shared by the sinks in this folder). */
 export const SINK_WRITE: DredgeErrorCode = 'DREDGE_ERR_SINK_WRITE';
@@ -76,6 +76,37 @@ export class NdjsonSink implements Sink {
       );
     }
     const p = this.tail.then(() => this.writeNow(batch));
+    this.tail = p.catch(() => undefined);
+    return p.then(
+      () => {
+        this.stats.writes++;
+      },
+      (err: unknown) => {
+        this.stats.errors++;
+        throw err;
+      },
+    );
+  }
+
+  /** `--rollup none`: one flush's enriched flows as `flows-NNNNNN.ndjson` (same numbering, temp + rename). */
+  writeFlows(flush: { seq: number; chunks: readonly Uint8Array[]; positions: readonly SourcePosition[] }): Promise<void> {
+    if (this.closed) return Promise.reject(new DredgeError(SINK_WRITE, `ndjson sink for ${this.dir} is closed: writeFlows called after close (a pipeline bug; please report it)`));
+    const p = this.tail.then(async () => {
+      let total = 0;
+      for (const c of flush.chunks) total += c.length;
+      if (total === 0) return;
+      if (this.base === null) this.base = await scanDir(this.dir);
+      const path = join(this.dir, ndjsonFileName(this.base + flush.seq).replace('rollups-', 'flows-'));
+      await writeFileAtomic(
+        path,
+        async (fh) => {
+          for (const c of flush.chunks) await fh.write(c);
+        },
+        'enriched flows file',
+      );
+      this.stats.files++;
+      this.stats.bytes += total;
+    });
     this.tail = p.catch(() => undefined);
     return p.then(
       () => {

@@ -19,6 +19,11 @@ export interface Sink {
   readonly name: string;
   /** Delivers one flush. Resolves when durable; rejects with a DredgeError otherwise. */
   write(batch: RollupBatch): Promise<void>;
+  /**
+   * `--rollup none`: one flush's enriched flows as NDJSON chunks (each chunk whole lines). Sinks that
+   * cannot take flows leave it out, and the run refuses `--rollup none` with them.
+   */
+  writeFlows?(flush: { seq: number; chunks: readonly Uint8Array[]; positions: readonly SourcePosition[] }): Promise<void>;
   /** Flushes and releases resources; after close, write rejects. */
   close(): Promise<void>;
 }

@@ -17,6 +17,7 @@ import { GroupTable, type GroupTableHandle } from '../aggregate/group-table.js';
 import type { KeyPlan } from '../aggregate/dimensions.js';
 import { aggregatorFor, AGG_COUNTERS, C_MAX_START, C_MIN_START, type TextDictionary } from '../aggregate/encode.js';
 import { IndexView } from '../index/lookup.js';
+import { renderEnriched } from './enrich-task.js';
 import { FlowDecoder } from '../parse/decoder.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
 import { decodeWhole } from '../parse/inflate.js';
@@ -48,6 +49,30 @@ export interface AggregateTask {
   closedBefore: number;
 }
 
+/** `--rollup none`: the same decode and lookups, rendered as enriched JSON lines instead of aggregated. */
+export interface EnrichTask {
+  kind: 'enrich';
+  ctx: TaskContext;
+  bytes: Uint8Array;
+}
+
+export interface EnrichResult {
+  /** NDJSON bytes in shared memory (posted back without a copy). */
+  text: Uint8Array;
+  records: number;
+  flows: number;
+  nodata: number;
+  packets: number;
+  bytes: number;
+  unSrc: number;
+  unDst: number;
+  malformed: number;
+  lines: number;
+  maxStart: number;
+  damaged: boolean;
+  errors: ParseErrorEntry[];
+}
+
 export interface MergeTask {
   kind: 'merge';
   partition: number;
@@ -55,7 +80,7 @@ export interface MergeTask {
   partials: SharedArrayBuffer[];
 }
 
-export type Task = AggregateTask | MergeTask;
+export type Task = AggregateTask | MergeTask | EnrichTask;
 
 // ---- per-thread state -------------------------------------------------------------------------
 
@@ -67,7 +92,7 @@ let srcRes = new Int32Array(0);
 let dstRes = new Int32Array(0);
 let keyScratch = new Int32Array(0);
 let errors: ParseErrorEntry[] = [];
-let current: { ctx: TaskContext; closedBefore: number; view: IndexView; projSrc: Int32Array; projDst: Int32Array } | null = null;
+let current: { ctx: TaskContext; closedBefore: number; view: IndexView; projSrc: Int32Array; projDst: Int32Array; enriched: string[] | null; enrichCounts: { flows: number; nodata: number; packets: number; bytes: number; unSrc: number; unDst: number; maxStart: number } } | null = null;
 
 /** Per-task dictionary of text-dimension values: (h0, h1) → bytes, no strings. */
 class BytesDictionary implements TextDictionary {
@@ -126,6 +151,21 @@ function onBatch(batch: FlowBatch): void {
   else srcRes.fill(-4, 0, n);
   if (f.indexOf('dstaddr') >= 0) c.view.lookupBatch(batch, 'dstaddr', dstRes);
   else dstRes.fill(-4, 0, n);
+  if (c.enriched !== null) {
+    const r = renderEnriched(batch, c.view, srcRes, dstRes, c.ctx.plan.sideKeys, c.enriched);
+    const e = c.enrichCounts;
+    e.flows += r.flows;
+    e.nodata += r.nodata;
+    e.packets += r.packets;
+    e.bytes += r.bytes;
+    e.unSrc += r.unSrc;
+    e.unDst += r.unDst;
+    if (f.indexOf('start') >= 0) {
+      const st = batch.intColumn('start');
+      for (let i = 0; i < n; i++) if ((st[i] as number) > e.maxStart) e.maxStart = st[i] as number;
+    }
+    return;
+  }
   const agg = aggregatorFor(c.ctx.plan, f, c.ctx.windowSeconds);
   agg(batch, srcRes, dstRes, c.projSrc, c.projDst, scratch as GroupTable, c.closedBefore, counters, dict, keyScratch);
 }
@@ -157,7 +197,7 @@ export function aggregate(task: AggregateTask): SharedArrayBuffer {
   counters[C_MIN_START] = Infinity;
   counters[C_MAX_START] = -Infinity;
   errors = [];
-  current = { ctx, closedBefore: task.closedBefore, ...g };
+  current = { ctx, closedBefore: task.closedBefore, ...g, enriched: null, enrichCounts: { flows: 0, nodata: 0, packets: 0, bytes: 0, unSrc: 0, unDst: 0, maxStart: -Infinity } };
   let damaged = 0;
   try {
     const st = decodeWhole(decoderFor.decoder, task.bytes);
@@ -183,6 +223,33 @@ export function aggregate(task: AggregateTask): SharedArrayBuffer {
   return writePartial(scratch, ctx.parts, counters, dict, errors);
 }
 
+/** Runs one enrich task (`--rollup none`). */
+export function enrich(task: EnrichTask): EnrichResult {
+  const ctx = task.ctx;
+  const g = generation(ctx);
+  if (decoderFor === null || decoderFor.configId !== ctx.configId) {
+    decoderFor = { configId: ctx.configId, decoder: new FlowDecoder({ fields: ctx.fields, onBatch, onIssue }) };
+  }
+  errors = [];
+  const out: string[] = [];
+  const counts = { flows: 0, nodata: 0, packets: 0, bytes: 0, unSrc: 0, unDst: 0, maxStart: -Infinity };
+  current = { ctx, closedBefore: 0, ...g, enriched: out, enrichCounts: counts };
+  let damaged = false;
+  try {
+    decodeWhole(decoderFor.decoder, task.bytes);
+  } catch (e) {
+    damaged = true;
+    if (errors.length < MAX_ERRORS) errors.push({ line: 0, reason: (e as Error).message });
+  } finally {
+    current = null;
+  }
+  const encoded = new TextEncoder().encode(out.join(''));
+  const text = new Uint8Array(new SharedArrayBuffer(encoded.length));
+  text.set(encoded);
+  const st = decoderFor.decoder.stats;
+  return { text, records: st.records, ...counts, malformed: st.malformed, lines: st.records + st.malformed + st.headerLines + st.blankLines, damaged, errors };
+}
+
 /** Runs one merge task: the partition's rows of every partial into its table. Returns the table's new handle. */
 export function merge(task: MergeTask): GroupTableHandle {
   const table = GroupTable.fromHandle(task.table);
@@ -190,8 +257,8 @@ export function merge(task: MergeTask): GroupTableHandle {
   return table.toHandle();
 }
 
-export function runTask(task: Task): SharedArrayBuffer | GroupTableHandle {
-  return task.kind === 'aggregate' ? aggregate(task) : merge(task);
+export function runTask(task: Task): SharedArrayBuffer | GroupTableHandle | EnrichResult {
+  return task.kind === 'aggregate' ? aggregate(task) : task.kind === 'merge' ? merge(task) : enrich(task);
 }
 
 export { AGG_COUNTERS };
