@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { FlowFormat } from '../dist/src/parse/fields.js';
 import { TrafficGenerator, V5_CUSTOM_20, cloudWatchEnvelopes } from '../dist/src/sources/generator/traffic.js';
+import { buildWorld } from '../dist/src/sources/generator/world.js';
 
 const dir = new URL('../samples/', import.meta.url);
 const v2 = new TrafficGenerator(FlowFormat.V2_DEFAULT, { seed: 1, hosts: 2000, subnets: 100 });
@@ -18,4 +19,8 @@ writeFileSync(new URL('s3-custom-v5.log.gz', dir), gzipSync(v5fmt.names.join(' '
 const cw = new TrafficGenerator(FlowFormat.V2_DEFAULT, { seed: 3, hosts: 2000, subnets: 100 });
 const cwLines = cw.lines(5000).toString('latin1').trimEnd().split('\n');
 writeFileSync(new URL('cloudwatch-envelopes.json.gz', dir), Buffer.concat(cloudWatchEnvelopes(cwLines, 500)));
+// The inventory those flows resolve against (`dredge run` in the README quickstart).
+const world = buildWorld({ seed: 1, hosts: 2000, subnets: 100 });
+writeFileSync(new URL('inventory/snapshot.csv', dir), world.snapshotCsv);
+writeFileSync(new URL('inventory/events.ndjson', dir), world.eventsNdjson);
 console.log('samples written');

@@ -3,7 +3,9 @@
 // the engine uses and summarizes each from the FlowBatch columns. Later issues grow this into the
 // live pipeline demo.
 
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlowDecoder } from '../parse/decoder.js';
 import { ACTION_ACCEPT, ACTION_REJECT } from '../parse/fields.js';
@@ -69,7 +71,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const dir = positionals[0] ?? fileURLToPath(new URL('../../../samples/', import.meta.url));
-  const files = readdirSync(dir).filter((f) => !f.startsWith('.') && !f.endsWith('.md')).sort();
+  const files = readdirSync(dir, { withFileTypes: true }).filter((f) => f.isFile() && !f.name.startsWith('.') && !f.name.endsWith('.md')).map((f) => f.name).sort();
   const out: string[] = [`dredge demo: decoding ${files.length} sample files from ${dir}`, ''];
   let totalRecords = 0;
   let totalSecs = 0;
@@ -91,10 +93,46 @@ export async function run(argv: string[]): Promise<number> {
     for (const i of issues.slice(0, 3)) out.push(`  malformed ${i}`);
     out.push('');
   }
-  out.push(`${totalRecords} records decoded in ${totalSecs.toFixed(2)} s.`);
-  out.push('Next: `dredge parse samples/<file>` prints every record as JSON; `dredge parse --help` for options.');
+  out.push(`${totalRecords} records decoded in ${totalSecs.toFixed(2)} s.`, '');
   process.stdout.write(out.join('\n') + '\n');
+  if (positionals[0] === undefined) await engine(dir);
   return 0;
+}
+
+/**
+ * The main job on the same samples: `dredge run` with the bundled inventory (samples/inventory/),
+ * into a temporary folder, then the top app pairs by bytes from the rollup rows it wrote. The samples
+ * spread their records over an hour in random order, so the run allows an hour of lateness.
+ */
+async function engine(dir: string): Promise<void> {
+  const { run } = await import('./run.js');
+  const out = mkdtempSync(join(tmpdir(), 'dredge-demo-'));
+  try {
+    const inv = join(dir, 'inventory');
+    const inputs = readdirSync(dir, { withFileTypes: true }).filter((f) => f.isFile() && !f.name.startsWith('.') && !f.name.endsWith('.md')).map((f) => join(dir, f.name)).sort();
+    process.stdout.write(`dredge run on the samples (inventory: ${inv}):\n`);
+    await run(['--snapshot', join(inv, 'snapshot.csv'), '--events', join(inv, 'events.ndjson'), '--lateness', '1h', '--out', out, '--quiet', ...inputs]);
+    const pairs = new Map<string, number>();
+    let rows = 0;
+    for (const f of readdirSync(out).filter((n) => n.startsWith('rollups-'))) {
+      for (const line of readFileSync(join(out, f), 'utf8').split('\n')) {
+        if (line === '') continue;
+        const r = JSON.parse(line) as Record<string, unknown>;
+        rows++;
+        const k = `${String(r['src.app'] ?? `(${String(r['src.reason'])})`)} → ${String(r['dst.app'] ?? `(${String(r['dst.reason'])})`)}`;
+        pairs.set(k, (pairs.get(k) ?? 0) + (r.bytes as number));
+      }
+    }
+    const top = [...pairs.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5);
+    const lines = [`${rows} rollup rows; top app pairs by bytes:`, ...top.map(([k, b]) => `  ${(b / 1e6).toFixed(1).padStart(7)} MB  ${k}`), ''];
+    lines.push('Next:');
+    lines.push('  npx dredge run --snapshot samples/inventory/snapshot.csv --events samples/inventory/events.ndjson --lateness 1h --out out samples/*.log samples/*.gz');
+    lines.push('  npx dredge generate --out gen --flows 1000000     # realistic traffic + inventory + exact totals');
+    lines.push('  npx dredge parse samples/vpc-flow-v2.log | head   # every record as JSON');
+    process.stdout.write(lines.join('\n') + '\n');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 }
 
 function iso(t: number): string {

@@ -20,7 +20,7 @@ import { NdjsonSink } from '../sinks/ndjson.js';
 import { listInputs, readFiles, type FileProgress } from '../sources/files/file-source.js';
 import { CliUsageError, parseCli } from './args.js';
 
-const HELP = `usage: dredge run --input PATH… (--snapshot FILE | --index FILE) [options] --sink ndjson --out DIR
+const HELP = `usage: dredge run --input PATH… (--snapshot FILE | --index FILE) [options] --sink ndjson --out DIR [PATH…]
 
 Reads flow logs, enriches both ends of every flow with the owner of that address at the flow's start,
 rolls flows up into time windows by the dimensions, and writes the rollups to the sink.
@@ -129,8 +129,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  if (positionals.length > 0) throw new CliUsageError(`unexpected argument "${positionals[0]}" (inputs go after --input)\n\n${HELP}`);
-  const inputs = values.input ?? [];
+  // Inputs may also follow the options (`dredge run … samples/*.log`), so a shell glob works.
+  const inputs = [...(values.input ?? []), ...positionals];
   if (inputs.length === 0) throw new CliUsageError(`--input PATH is required (a file, a directory, or - for stdin)\n\n${HELP}`);
   if ((values.snapshot ?? []).length === 0 && values.index === undefined && values['ip-ranges'] === undefined) {
     throw new CliUsageError('an inventory is required to enrich flows: --snapshot FILE (or --index FILE from `dredge index build`)');
