@@ -387,7 +387,12 @@ export class Pipeline {
     entry.state = 1;
     this.pending.push({ view, entry });
     this.pendingRows += view.rows;
-    if (this.pendingRows >= this.mergeRows && this.merging === null) void this.mergeRound().catch((e: unknown) => this.fail(e as Error));
+    this.maybeMerge();
+  }
+
+  /** Starts a merge round when enough partial rows wait and none is running (also after each round). */
+  private maybeMerge(): void {
+    if (this.pendingRows >= this.mergeRows && this.merging === null && this.fatal === null) void this.mergeRound().catch((e: unknown) => this.fail(e as Error));
   }
 
   /** Merges every partial received so far into the partition tables (one task per partition, in parallel). */
@@ -413,6 +418,9 @@ export class Pipeline {
           if (this.stats.batchLatencyMs.length < LATENCY_SAMPLES) this.stats.batchLatencyMs.push(now - b.entry.dispatchedAt);
         }
         this.merging = null;
+        // Partials that arrived during this round may already be enough for the next one; without
+        // this, intake could wait on a merge nobody starts.
+        this.maybeMerge();
         this.wake();
       },
       (e: unknown) => {
