@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Pipeline } from '../../src/daemon/pipeline.js';
-import { Rng, TrafficGenerator } from '../../src/sources/generator/traffic.js';
+import { FlowFormat } from '../../src/parse/fields.js';
+import { Rng, TrafficGenerator, V5_CUSTOM_20 } from '../../src/sources/generator/traffic.js';
 import { CollectSink, referenceTotals, smallIndex, sumBy } from './helpers.js';
 
 const START = 1763900000;
@@ -53,3 +54,38 @@ for (const workers of [1, 2, 4]) {
     assert.ok(sink.closed);
   });
 }
+
+test('text, integer and port dimensions on a custom format with a header line: values and ephemeral-port rule match a reference', async () => {
+  const fmt = FlowFormat.parse(V5_CUSTOM_20);
+  const gen = new TrafficGenerator(fmt, { seed: 5, hosts: 2000, subnets: 160, startTime: START, spanSeconds: 600 });
+  const body = gen.lines(20_000);
+  const text = Buffer.concat([Buffer.from(fmt.names.join(' ') + '\n'), body]);
+  const view = smallIndex(160, 'app');
+  const sink = new CollectSink();
+  const dims = 'src.app,flow_direction,srcport,dstport,traffic_path';
+  const keep = [40000, 40001, 40002];
+  const p = new Pipeline({ sink, index: view, workers: 2, dimensions: dims, keepPorts: keep, latenessSeconds: 7200 });
+  // Cut into batches; every batch after the first carries the header again, as the file source does.
+  const lines = body.toString('latin1').split('\n').filter((l) => l !== '');
+  for (let i = 0; i < lines.length; i += 2500) await p.submit({ bytes: Buffer.from(fmt.names.join(' ') + '\n' + lines.slice(i, i + 2500).join('\n') + '\n'), prefixLines: 1 });
+  const stats = await p.close();
+  assert.equal(stats.malformed, 0);
+  const idx = (n: string): number => fmt.names.indexOf(n);
+  const port = (s: string): number => (Number(s) >= 32768 && !keep.includes(Number(s)) ? 0 : Number(s));
+  const want = new Map<string, number>();
+  for (const l of text.toString('latin1').split('\n').slice(1)) {
+    if (l === '') continue;
+    const f = l.split(' ');
+    if (f[idx('log-status')] !== 'OK') continue;
+    const start = Number(f[idx('start')]);
+    const ip = (f[idx('srcaddr')] as string).split('.').reduce((a, o) => a * 256 + Number(o), 0);
+    const r = view.lookupV4(ip, start);
+    const tp = f[idx('traffic-path')] as string;
+    const k = JSON.stringify([r >= 0 ? view.meta.field(r, 'app') : null, f[idx('flow-direction')], port(f[idx('srcport')] as string), port(f[idx('dstport')] as string), tp === '-' ? null : Number(tp)]);
+    want.set(k, (want.get(k) ?? 0) + 1);
+  }
+  const got = new Map<string, number>();
+  for (const [k, v] of sumBy(sink.rows, dims.split(','))) got.set(k, v.flows);
+  assert.deepEqual(new Map([...got].sort()), new Map([...want].sort()));
+  assert.ok([...got.keys()].some((k) => k.includes('"ingress"')) && [...got.keys()].some((k) => k.includes('"egress"')));
+});
