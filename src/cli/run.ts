@@ -8,6 +8,8 @@ import { DEFAULT_DIMENSIONS, parsePortList } from '../aggregate/dimensions.js';
 import { Pipeline, type PipelineStats } from '../daemon/pipeline.js';
 import { DredgeError } from '../errors.js';
 import { IndexBuilder } from '../index/builder.js';
+import { IndexRefresh } from '../daemon/index-refresh.js';
+import type { HeartbeatCandidates } from '../worker/heartbeats.js';
 import { openIndexBytes } from '../index/explain.js';
 import { parseEvents } from '../index/load/events.js';
 import { parseIpRanges } from '../index/load/ip-ranges.js';
@@ -44,6 +46,8 @@ output
   --out DIR           output directory; checkpoints.json lives there too
   --rollup none       write every flow enriched (its fields + src.*/dst.* of the dimensions + reasons) to
                       flows-NNNNNN.ndjson instead of rollups: for debugging, audits, per-flow sinks
+  --no-heartbeats     do not learn owners from the flows' interface/instance ids (default: learned when
+                      the snapshot has interface_id/instance_id columns; new generations every flush interval)
   --no-resume         ignore checkpoints.json (default: resume files where the last run stopped)
   --quiet             no progress bar`;
 
@@ -62,8 +66,8 @@ function duration(v: string | undefined, flag: string, dflt: number): number {
   return d;
 }
 
-/** Builds (or opens) the index generation the run enriches with. */
-export function loadIndex(values: { snapshot?: string[]; events?: string[]; 'ip-ranges'?: string; index?: string }): IndexView {
+/** Builds (or opens) the index generation the run enriches with; the builder is kept for heartbeats. */
+export function loadIndex(values: { snapshot?: string[]; events?: string[]; 'ip-ranges'?: string; index?: string }): { view: IndexView; builder: IndexBuilder | null } {
   if (values.index !== undefined) {
     if ((values.snapshot ?? []).length > 0 || (values.events ?? []).length > 0) throw new CliUsageError('give either --index or --snapshot/--events, not both');
     let bytes: Uint8Array;
@@ -72,16 +76,18 @@ export function loadIndex(values: { snapshot?: string[]; events?: string[]; 'ip-
     } catch (e) {
       throw new DredgeError('DREDGE_ERR_INPUT', `cannot read index ${values.index}: ${(e as Error).message}`);
     }
-    return openIndexBytes(bytes);
+    return { view: openIndexBytes(bytes), builder: null };
   }
-  const b = new IndexBuilder({ horizonSeconds: null });
+  // Retention counts back from the flow watermark at each refresh (DESIGN.md §9); the first freeze,
+  // before any flow, keeps everything.
+  const b = new IndexBuilder();
   for (const f of values.snapshot ?? []) for (const r of parseSnapshot(readText(f, 'snapshot'), f)) b.addSnapshotRow(r);
   for (const f of values.events ?? []) for (const e of parseEvents(readText(f, 'events'), f)) b.addEvent(e);
   if (values['ip-ranges'] !== undefined) {
     const f = values['ip-ranges'];
     for (const r of parseIpRanges(readText(f, 'ip-ranges'), f).prefixes) b.addAwsPrefix(r);
   }
-  return b.freeze().view;
+  return { view: b.freeze({ watermark: -Infinity }).view, builder: b };
 }
 
 function mb(n: number): string {
@@ -120,6 +126,7 @@ export async function run(argv: string[]): Promise<number> {
       sink: { type: 'string' },
       out: { type: 'string' },
       'no-resume': { type: 'boolean' },
+      'no-heartbeats': { type: 'boolean' },
       rollup: { type: 'string' },
       quiet: { type: 'boolean' },
     },
@@ -152,7 +159,10 @@ export async function run(argv: string[]): Promise<number> {
   const flushMs = duration(values['flush-interval'], '--flush-interval', 10) * 1000;
 
   const t0 = performance.now();
-  const index = loadIndex(values);
+  const { view: index, builder } = loadIndex(values);
+  // Heartbeats need an inventory that maps interfaces/instances to owners (interface_id/instance_id
+  // columns); without one a heartbeat could not name an owner, so none are collected.
+  const refresh = builder !== null && builder.mapsInterfaces && values['no-heartbeats'] !== true ? new IndexRefresh(builder) : null;
   const sink = new NdjsonSink({ dir: values.out });
   const checkpoints = new FileCheckpointStore({ dir: values.out });
   const resume = values['no-resume'] === true ? new Map() : await checkpoints.load();
@@ -166,6 +176,7 @@ export async function run(argv: string[]): Promise<number> {
     latenessSeconds,
     flushIntervalMs: flushMs,
     rollup,
+    ...(refresh !== null ? { onHeartbeats: (c: HeartbeatCandidates) => refresh.apply(c) } : {}),
     ...(workers !== undefined ? { workers } : {}),
     ...(values.fields !== undefined ? { fields: values.fields } : {}),
   });
@@ -186,6 +197,7 @@ export async function run(argv: string[]): Promise<number> {
         );
       }, 250)
     : null;
+  const refresher = refresh !== null ? setInterval(() => refresh.refresh(pipeline), flushMs) : null;
   let stats: PipelineStats;
   try {
     for await (const batch of readFiles(paths, { resume, fixedFields: values.fields !== undefined }, progress)) await pipeline.submit(batch);
@@ -194,6 +206,7 @@ export async function run(argv: string[]): Promise<number> {
     await pipeline.abort().catch(() => undefined);
     throw e;
   } finally {
+    if (refresher !== null) clearInterval(refresher);
     if (bar !== null) {
       clearInterval(bar);
       process.stderr.write('\r\x1b[K');
@@ -201,6 +214,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   for (const e of pipeline.errors.slice(0, 20)) process.stderr.write(`${e.source}:${e.line === 0 ? '' : `${e.line}: `}${e.reason}\n`);
   if (stats.malformed > 20) process.stderr.write(`… ${stats.malformed - 20} more malformed lines\n`);
+  if (refresh !== null) process.stderr.write(`heartbeats: ${refresh.stats.recorded} of ${refresh.stats.candidates} candidates recorded, ${refresh.stats.generations} new index generations\n`);
   process.stderr.write(summaryLine(stats, performance.now() - t0) + `; output in ${join(values.out, rollup === 'none' ? 'flows-*.ndjson' : 'rollups-*.ndjson')}\n`);
   return 0;
 }

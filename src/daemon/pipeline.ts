@@ -35,7 +35,8 @@ import { DredgeError } from '../errors.js';
 import type { IndexView } from '../index/lookup.js';
 import type { CheckpointStore, Sink, SourcePosition } from '../sinks/sink.js';
 import { P_BYTES_IN, P_DAMAGED, P_LINES, P_MALFORMED, P_RECORDS, PartialView, type ParseErrorEntry } from '../worker/partial.js';
-import type { AggregateTask, EnrichResult, EnrichTask, MergeTask, TaskContext } from '../worker/tasks.js';
+import type { HeartbeatCandidates } from '../worker/heartbeats.js';
+import type { AggregateResult, AggregateTask, EnrichResult, EnrichTask, MergeTask, TaskContext } from '../worker/tasks.js';
 
 export interface RawBatch {
   /** The batch's bytes (plain, gzip or CloudWatch envelopes). An ArrayBuffer-backed array is transferred (detached here); a SharedArrayBuffer-backed one is shared. */
@@ -70,6 +71,8 @@ export interface PipelineOptions {
   checkpoints?: CheckpointStore;
   /** 'window' (default): rollups. 'none': every flow enriched, to `Sink.writeFlows`. */
   rollup?: 'window' | 'none';
+  /** Receives each batch's heartbeat candidates (worker/heartbeats.ts); unset: none are collected. */
+  onHeartbeats?: (c: HeartbeatCandidates) => void;
 }
 
 export interface BatchError {
@@ -126,6 +129,7 @@ export class Pipeline {
   readonly parts: number;
   readonly rollup: 'window' | 'none';
   private pendingFlows: Uint8Array[] = [];
+  private readonly onHeartbeats: ((c: HeartbeatCandidates) => void) | undefined;
   private readonly pool: Piscina;
   private readonly sink: Sink;
   private readonly checkpoints: CheckpointStore | undefined;
@@ -191,6 +195,7 @@ export class Pipeline {
     this.maxGroups = opts.maxGroups ?? 4_000_000;
     this.sink = opts.sink;
     this.rollup = opts.rollup ?? 'window';
+    this.onHeartbeats = opts.onHeartbeats;
     if (this.rollup === 'none' && this.sink.writeFlows === undefined) throw new DredgeError('DREDGE_ERR_CONFIG', `--rollup none needs a sink that takes enriched flows; the ${this.sink.name} sink takes rollups only`);
     this.checkpoints = opts.checkpoints;
     this.projector = new SideProjector(this.plan, this.dict);
@@ -225,6 +230,7 @@ export class Pipeline {
       parts: this.parts,
       ...(fields !== undefined ? { fields } : prev?.fields !== undefined ? { fields: prev.fields } : {}),
       generationId: (prev?.generationId ?? 0) + 1,
+      heartbeats: this.onHeartbeats !== undefined,
       index: index.buffer,
       projSrc,
       projDst,
@@ -308,9 +314,9 @@ export class Pipeline {
       }
       transfer = [bytes.buffer as ArrayBuffer];
     }
-    let sab: SharedArrayBuffer | EnrichResult;
+    let sab: SharedArrayBuffer | AggregateResult | EnrichResult;
     try {
-      sab = (await this.pool.run(task, { transferList: transfer })) as SharedArrayBuffer | EnrichResult;
+      sab = (await this.pool.run(task, { transferList: transfer })) as SharedArrayBuffer | AggregateResult | EnrichResult;
     } catch (e) {
       if (retry || this.closedForGood()) return this.fail(new DredgeError('DREDGE_ERR_WORKER', `a worker failed twice on a batch of ${entry.source}: ${(e as Error).message}`));
       this.stats.retried++;
@@ -322,7 +328,10 @@ export class Pipeline {
       return this.runBatch({ ...batch, bytes: again }, entry, ctx, closedBefore, true);
     }
     if (sab instanceof SharedArrayBuffer) this.receive(new PartialView(sab), entry);
-    else this.receiveFlows(sab, entry);
+    else if ('partial' in sab) {
+      this.receive(new PartialView(sab.partial), entry);
+      if (this.onHeartbeats !== undefined && sab.heartbeats.count > 0) this.onHeartbeats(sab.heartbeats);
+    } else this.receiveFlows(sab, entry);
   }
 
   private receiveFlows(r: EnrichResult, entry: Entry): void {

@@ -233,6 +233,24 @@ export class IndexBuilder {
     return this.observePrefix(p, start, end, interfaceId, instanceId);
   }
 
+  /** True when the snapshot maps any interface or instance to an owner (heartbeats can be used). */
+  get mapsInterfaces(): boolean {
+    return this.ifaceOwner.size > 0;
+  }
+
+  /**
+   * A heartbeat whose local side is not known (no flow-direction): recorded only when the snapshot
+   * gives `ip` to that interface/instance (DESIGN.md §9), else ignored (returns false, not counted:
+   * the other side of the same record is usually the local one).
+   */
+  observeIfLocal(ipV4: number, start: number, end: number, interfaceId: string | null, instanceId: string | null = null): boolean {
+    const p = maskedV4(ipV4 >>> 0, 32);
+    const key = prefixKey(p);
+    const set = (interfaceId !== null ? this.ifaceAddrs.get(`eni:${interfaceId}`) : undefined) ?? (instanceId !== null ? this.ifaceAddrs.get(`inst:${instanceId}`) : undefined);
+    if (set === undefined || !set.has(key)) return false;
+    return this.observePrefix(p, start, end, interfaceId, instanceId);
+  }
+
   private ownerMetaFor(interfaceId: string | null, instanceId: string | null): number {
     let m: number | undefined;
     if (interfaceId !== null) m = this.ifaceOwner.get(`eni:${interfaceId}`);

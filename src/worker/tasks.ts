@@ -18,6 +18,7 @@ import type { KeyPlan } from '../aggregate/dimensions.js';
 import { aggregatorFor, AGG_COUNTERS, C_MAX_START, C_MIN_START, type TextDictionary } from '../aggregate/encode.js';
 import { IndexView } from '../index/lookup.js';
 import { renderEnriched } from './enrich-task.js';
+import { HeartbeatCollector, type HeartbeatCandidates } from './heartbeats.js';
 import { FlowDecoder } from '../parse/decoder.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
 import { decodeWhole } from '../parse/inflate.js';
@@ -38,6 +39,14 @@ export interface TaskContext {
   index: SharedArrayBuffer;
   projSrc: SharedArrayBuffer;
   projDst: SharedArrayBuffer;
+  /** Collect heartbeat candidates for the index builder (heartbeats.ts). */
+  heartbeats: boolean;
+}
+
+/** An aggregate task's result when heartbeats are collected (else the partial's buffer alone). */
+export interface AggregateResult {
+  partial: SharedArrayBuffer;
+  heartbeats: HeartbeatCandidates;
 }
 
 export interface AggregateTask {
@@ -134,6 +143,7 @@ class BytesDictionary implements TextDictionary {
   }
 }
 const dict = new BytesDictionary();
+const hb = new HeartbeatCollector();
 
 function onIssue(issue: ParseIssue): void {
   if (errors.length < MAX_ERRORS) errors.push({ line: issue.n, reason: issue.unit === 'event' ? `event ${issue.n}: ${issue.reason}` : issue.reason });
@@ -166,6 +176,7 @@ function onBatch(batch: FlowBatch): void {
     }
     return;
   }
+  if (c.ctx.heartbeats) hb.collect(batch);
   const agg = aggregatorFor(c.ctx.plan, f, c.ctx.windowSeconds);
   agg(batch, srcRes, dstRes, c.projSrc, c.projDst, scratch as GroupTable, c.closedBefore, counters, dict, keyScratch);
 }
@@ -181,8 +192,8 @@ function generation(ctx: TaskContext): { view: IndexView; projSrc: Int32Array; p
   return g;
 }
 
-/** Runs one aggregate task; returns the Partial's buffer. */
-export function aggregate(task: AggregateTask): SharedArrayBuffer {
+/** Runs one aggregate task; returns the Partial's buffer (and the heartbeat candidates when asked). */
+export function aggregate(task: AggregateTask): SharedArrayBuffer | AggregateResult {
   const t0 = performance.now();
   const ctx = task.ctx;
   const g = generation(ctx);
@@ -193,6 +204,7 @@ export function aggregate(task: AggregateTask): SharedArrayBuffer {
   if (keyScratch.length < ctx.plan.keyWords) keyScratch = new Int32Array(ctx.plan.keyWords);
   scratch.clear();
   dict.reset();
+  hb.reset();
   counters.fill(0);
   counters[C_MIN_START] = Infinity;
   counters[C_MAX_START] = -Infinity;
@@ -220,7 +232,8 @@ export function aggregate(task: AggregateTask): SharedArrayBuffer {
   counters[P_DAMAGED] = damaged;
   counters[P_DECODE_MS] = 0;
   counters[P_TOTAL_MS] = performance.now() - t0;
-  return writePartial(scratch, ctx.parts, counters, dict, errors);
+  const partial = writePartial(scratch, ctx.parts, counters, dict, errors);
+  return ctx.heartbeats ? { partial, heartbeats: hb.export() } : partial;
 }
 
 /** Runs one enrich task (`--rollup none`). */
@@ -257,7 +270,7 @@ export function merge(task: MergeTask): GroupTableHandle {
   return table.toHandle();
 }
 
-export function runTask(task: Task): SharedArrayBuffer | GroupTableHandle | EnrichResult {
+export function runTask(task: Task): SharedArrayBuffer | AggregateResult | GroupTableHandle | EnrichResult {
   return task.kind === 'aggregate' ? aggregate(task) : task.kind === 'merge' ? merge(task) : enrich(task);
 }
 
