@@ -113,3 +113,38 @@ test('bad flags: exit code 2 and a message that names the fix', async () => {
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /log_status is not a dimension/);
 });
+
+test('gzip files, CloudWatch envelope files and gzip on stdin give the same totals as the truth', async () => {
+  for (const variant of [['--gzip'], ['--envelope', 'cloudwatch']]) {
+    const gen = join(dir, `in-${variant[0]?.slice(2)}`);
+    const g = await dredge(['generate', '--out', gen, '--flows', '20000', '--files', '2', '--span', '10m', '--subnets', '300', ...variant]);
+    assert.equal(g.code, 0, g.stderr);
+    const t = JSON.parse(readFileSync(join(gen, 'truth.json'), 'utf8')) as typeof truth;
+    const files = readdirSync(gen).filter((n) => n.startsWith('flows-')).map((n) => join(gen, n));
+    const out = join(dir, `out-${variant[0]?.slice(2)}`);
+    const r = await dredge(['run', '--snapshot', join(gen, 'snapshot.csv'), '--out', out, ...files]);
+    assert.equal(r.code, 0, r.stderr);
+    let flows = 0;
+    let bytes = 0;
+    for (const row of ndjsonRows(out, 'rollups-')) {
+      flows += row.flows as number;
+      bytes += row.bytes as number;
+    }
+    assert.deepEqual({ flows, bytes }, { flows: t.flows, bytes: t.bytes }, variant.join(' '));
+  }
+  // stdin: the first gzip file piped in (`--input -`).
+  const gz = join(dir, 'in-gzip');
+  const one = readdirSync(gz).filter((n) => n.startsWith('flows-'))[0] as string;
+  const out = join(dir, 'out-stdin');
+  const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    const child = execFile(process.execPath, [BIN, 'run', '--input', '-', '--snapshot', join(gz, 'snapshot.csv'), '--out', out], (err, _o, stderr) => resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? 1), stderr }));
+    (child.stdin as NodeJS.WritableStream).end(readFileSync(join(gz, one)));
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const t = JSON.parse(readFileSync(join(gz, 'truth.json'), 'utf8')) as { files: { name: string; records: number }[] };
+  let records = 0;
+  for (const row of ndjsonRows(out, 'rollups-')) records += row.flows as number;
+  const m = /\((\d+) records/.exec(r.stderr);
+  assert.equal(Number(m?.[1]), (t.files[0] as { records: number }).records, 'every record of the piped file was read');
+  assert.ok(records > 0.98 * Number(m?.[1]));
+});
