@@ -98,6 +98,8 @@ export interface PipelineStats {
   unattributedDst: number;
   damagedBatches: number;
   retried: number;
+  /** Sink writes tried again after a retriable error. */
+  sinkRetries: number;
   flushes: number;
   rowsFlushed: number;
   merges: number;
@@ -173,6 +175,7 @@ export class Pipeline {
     unattributedDst: 0,
     damagedBatches: 0,
     retried: 0,
+    sinkRetries: 0,
     flushes: 0,
     rowsFlushed: 0,
     merges: 0,
@@ -483,7 +486,8 @@ export class Pipeline {
       const chunks = this.pendingFlows;
       this.pendingFlows = [];
       if (chunks.length === 0 && positions.length === 0) return;
-      await (this.sink.writeFlows as NonNullable<Sink['writeFlows']>).call(this.sink, { seq: ++this.flushSeq, chunks, positions });
+      const flush = { seq: ++this.flushSeq, chunks, positions };
+      await this.deliver(() => (this.sink.writeFlows as NonNullable<Sink['writeFlows']>).call(this.sink, flush));
       this.stats.flushes++;
       if (this.checkpoints !== undefined && positions.length > 0) await this.checkpoints.save(positions);
       return;
@@ -500,7 +504,7 @@ export class Pipeline {
     for (const t of taken) t.clear();
     this.spare = taken;
     if (rollups.rows === 0 && positions.length === 0 && late.flows === 0) return;
-    await this.sink.write(rollups);
+    await this.deliver(() => this.sink.write(rollups));
     s.flushes++;
     s.rowsFlushed += rollups.rows;
     if (this.checkpoints !== undefined && positions.length > 0) await this.checkpoints.save(positions);
@@ -511,6 +515,31 @@ export class Pipeline {
   /** Waits until every batch dispatched so far has returned its partial (merge and flush not included). */
   async drain(): Promise<void> {
     while (this.inFlightDone.size > 0) await Promise.all([...this.inFlightDone]);
+  }
+
+  /**
+   * Hands one flush to the sink: a retriable rejection is tried again (0.2 s, 1 s, 5 s), anything else
+   * fails the pipeline. The rows of a flush exist only here once the tables were swapped, so a flush
+   * that is given up must stop the run: a later flush would otherwise checkpoint past rows never
+   * delivered (with the run stopped, a restart re-reads them from the last checkpoint).
+   */
+  private async deliver(write: () => Promise<void>): Promise<void> {
+    const waits = [200, 1000, 5000];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await write();
+        return;
+      } catch (e) {
+        const retriable = e instanceof DredgeError && e.retriable;
+        if (!retriable || attempt >= waits.length) {
+          const err = new DredgeError('DREDGE_ERR_SINK_WRITE', `the ${this.sink.name} sink did not take flush ${this.flushSeq}${retriable ? ` after ${attempt + 1} attempts` : ''}: ${(e as Error).message}. Nothing past the last acknowledged flush was checkpointed; fix the sink and run again to resume.`, { cause: e });
+          this.fail(err);
+          throw err;
+        }
+        this.stats.sinkRetries++;
+        await new Promise((r) => setTimeout(r, waits[attempt]));
+      }
+    }
   }
 
   /** Drains in-flight batches, merges, flushes every open window, and resolves once the sink acknowledged. */

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Pipeline } from '../../src/daemon/pipeline.js';
+import { DredgeError } from '../../src/errors.js';
+import { MemorySink } from '../../src/sinks/memory.js';
 import { TrafficGenerator } from '../../src/sources/generator/traffic.js';
 import { CollectSink, referenceTotals, smallIndex, sumBy, type Totals } from './helpers.js';
 
@@ -123,4 +125,28 @@ test('records for windows closed before their batch was dispatched are counted a
   }
   assert.equal(flows, 15);
   assert.equal(late, 7, 'the flush reports the late flows it saw');
+});
+
+test('a sink that fails: retriable errors are tried again (rows delivered once); a permanent one stops the run before any checkpoint moves past it', async () => {
+  const view = smallIndex(160);
+  const saved: string[] = [];
+  const checkpoints = { load: async () => new Map(), save: async (ps: readonly { key: string; value: string }[]) => void saved.push(...ps.map((x) => `${x.key}@${x.value}`)) };
+  const text = lines(17, 5000);
+  // Retriable: the first write fails, the retry succeeds.
+  const sink = new MemorySink();
+  sink.failNext();
+  const p = new Pipeline({ sink, index: view, workers: 1, dimensions: 'src.app', latenessSeconds: 7200, checkpoints });
+  await p.submit({ bytes: text, position: { key: 'f', value: '1' } });
+  const stats = await p.close();
+  assert.equal(stats.sinkRetries, 1);
+  assert.equal(sink.totals().flows, stats.flows);
+  assert.deepEqual(saved, ['f@1']);
+  // Permanent: close rejects, nothing is checkpointed.
+  saved.length = 0;
+  const bad = new MemorySink();
+  bad.failNext(new DredgeError('DREDGE_ERR_SINK_WRITE', 'disk gone', { retriable: false }));
+  const q = new Pipeline({ sink: bad, index: view, workers: 1, dimensions: 'src.app', latenessSeconds: 7200, checkpoints });
+  await q.submit({ bytes: lines(17, 5000), position: { key: 'f', value: '2' } });
+  await assert.rejects(q.close(), /did not take flush 1: disk gone/);
+  assert.deepEqual(saved, []);
 });
