@@ -3,7 +3,7 @@
 // side projector, text hashes through the run's text dictionary. Runs once per flush, O(groups).
 
 import { KIND_PORT, KIND_PROTO } from '../parse/fields.js';
-import { METRICS, type GroupTable } from './group-table.js';
+import { METRICS, M_BYTES, M_FLOWS, M_PACKETS, M_UNATTRIBUTED_DST, M_UNATTRIBUTED_SRC, type GroupTable } from './group-table.js';
 import { NULL_INT, NULL_PORT, NULL_PROTO, type KeyPlan } from './dimensions.js';
 import type { SideProjector, ValueDictionary } from './projection.js';
 import type { DimValueColumn, LateCounts, RollupBatch } from './rollups.js';
@@ -56,39 +56,40 @@ export function decodeRows(tables: readonly GroupTable[], c: DecodeContext, seq:
   // Action names as value ids.
   const actionIds = ACTION_NAMES.map((s) => c.dict.id(s));
   const sideKeyIndex = plan.dims.map((d) => (d.kind === 'side' ? plan.sideKeys[d.side].indexOf(d.key) : -1));
+  // Each group's key words and metrics are copied out of its slot once, then decoded from here.
+  const m = new Float64Array(METRICS);
   let i = 0;
   for (const t of tables) {
-    const kw = t.keyWords;
+    const key = new Int32Array(t.keyWords);
     for (let g = 0; g < t.size; g++, i++) {
       const s = t.order[g] as number;
-      const k = s * kw;
-      const key = t.keys;
-      windowStart[i] = (key[k] as number) * c.windowSeconds;
-      const packed1 = key[k + 1] as number;
+      t.copyKey(s, key, 0);
+      t.copyMetrics(s, m, 0);
+      windowStart[i] = (key[0] as number) * c.windowSeconds;
+      const packed1 = key[1] as number;
       srcReason[i] = packed1 & 7;
       dstReason[i] = (packed1 >>> 3) & 7;
-      const m = s * METRICS;
-      flows[i] = t.metrics[m] as number;
-      packets[i] = t.metrics[m + 1] as number;
-      bytes[i] = t.metrics[m + 2] as number;
-      unSrc[i] = t.metrics[m + 3] as number;
-      unDst[i] = t.metrics[m + 4] as number;
+      flows[i] = m[M_FLOWS] as number;
+      packets[i] = m[M_PACKETS] as number;
+      bytes[i] = m[M_BYTES] as number;
+      unSrc[i] = m[M_UNATTRIBUTED_SRC] as number;
+      unDst[i] = m[M_UNATTRIBUTED_DST] as number;
       for (let d = 0; d < plan.dims.length; d++) {
         const dim = plan.dims[d] as KeyPlan['dims'][number];
         const colm = columns[d] as DimValueColumn;
         if (dim.kind === 'side') {
-          const tuple = key[k + plan.sideWord[dim.side]] as number;
+          const tuple = key[plan.sideWord[dim.side]] as number;
           (colm as { ids: Int32Array }).ids[i] = tuple === 0 ? 0 : c.projector.value(dim.side, tuple, sideKeyIndex[d] as number);
         } else if (dim.kind === 'small') {
-          const v = ((key[k + dim.word] as number) >>> dim.shift) & ((1 << dim.width) - 1);
+          const v = ((key[dim.word] as number) >>> dim.shift) & ((1 << dim.width) - 1);
           if (dim.fieldKind === KIND_PORT) (colm as { values: Float64Array }).values[i] = v === NULL_PORT ? NaN : v;
           else if (dim.fieldKind === KIND_PROTO) (colm as { values: Float64Array }).values[i] = v === NULL_PROTO ? NaN : v;
           else (colm as { ids: Int32Array }).ids[i] = actionIds[v] as number;
         } else if (dim.kind === 'int') {
-          const v = key[k + dim.word] as number;
+          const v = key[dim.word] as number;
           (colm as { values: Float64Array }).values[i] = v === NULL_INT ? NaN : v;
         } else {
-          (colm as { ids: Int32Array }).ids[i] = c.text.id(key[k + dim.word] as number, key[k + dim.word + 1] as number);
+          (colm as { ids: Int32Array }).ids[i] = c.text.id(key[dim.word] as number, key[dim.word + 1] as number);
         }
       }
     }

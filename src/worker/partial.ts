@@ -79,29 +79,22 @@ export function writePartial(table: GroupTable, parts: number, counters: Float64
   const hashes = new Int32Array(sab, oHashes, rows);
   const keys = new Int32Array(sab, oKeys, rows * kw);
   const metrics = new Float64Array(sab, oMetrics, rows * METRICS);
-  const th = table.hashes;
-  const tk = table.keys;
-  const tm = table.metrics;
   const order = table.order;
   for (let i = 0; i < rows; i++) {
-    const p = partitionOf(th[order[i] as number] as number, parts);
+    const p = partitionOf(table.hashAt(order[i] as number), parts);
     partStart[p + 1] = (partStart[p + 1] as number) + 1;
   }
   for (let p = 0; p < parts; p++) partStart[p + 1] = (partStart[p + 1] as number) + (partStart[p] as number);
   const fill = partStart.slice(0, parts);
   for (let i = 0; i < rows; i++) {
     const s = order[i] as number;
-    const h = th[s] as number;
+    const h = table.hashAt(s);
     const p = partitionOf(h, parts);
     const j = fill[p] as number;
     fill[p] = j + 1;
     hashes[j] = h;
-    const ks = s * kw;
-    const kd = j * kw;
-    for (let w = 0; w < kw; w++) keys[kd + w] = tk[ks + w] as number;
-    const ms = s * METRICS;
-    const md = j * METRICS;
-    for (let m = 0; m < METRICS; m++) metrics[md + m] = tm[ms + m] as number;
+    table.copyKey(s, keys, j * kw);
+    table.copyMetrics(s, metrics, j * METRICS);
   }
   if (dict.count > 0) {
     new Int32Array(sab, oDict, dict.count * 4).set(dict.entries.subarray(0, dict.count * 4));
