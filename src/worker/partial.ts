@@ -74,21 +74,25 @@ export function writePartial(table: GroupTable, parts: number, counters: Float64
   header[H_DICT_BYTES] = dict.byteLength;
   header[H_ERRORS_BYTES] = errBytes.length;
   new Float64Array(sab, oCounters, COUNTERS).set(counters.subarray(0, COUNTERS));
-  // Counting sort of the table's rows by partition.
+  // Counting sort of the table's rows by partition, walking the slots in slot order: sequential reads
+  // of the table instead of random ones through its insertion order (the row order of a partial does
+  // not matter to the merge).
   const partStart = new Int32Array(sab, oPart, parts + 1);
   const hashes = new Int32Array(sab, oHashes, rows);
   const keys = new Int32Array(sab, oKeys, rows * kw);
   const metrics = new Float64Array(sab, oMetrics, rows * METRICS);
-  const order = table.order;
-  for (let i = 0; i < rows; i++) {
-    const p = partitionOf(table.hashAt(order[i] as number), parts);
+  const cap = table.capacity;
+  for (let s = 0; s < cap; s++) {
+    const h = table.hashAt(s);
+    if (h === 0) continue;
+    const p = partitionOf(h, parts);
     partStart[p + 1] = (partStart[p + 1] as number) + 1;
   }
   for (let p = 0; p < parts; p++) partStart[p + 1] = (partStart[p + 1] as number) + (partStart[p] as number);
   const fill = partStart.slice(0, parts);
-  for (let i = 0; i < rows; i++) {
-    const s = order[i] as number;
+  for (let s = 0; s < cap; s++) {
     const h = table.hashAt(s);
+    if (h === 0) continue;
     const p = partitionOf(h, parts);
     const j = fill[p] as number;
     fill[p] = j + 1;
