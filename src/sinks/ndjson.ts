@@ -75,7 +75,12 @@ export class NdjsonSink implements Sink {
         new DredgeError(SINK_WRITE, `ndjson sink for ${this.dir} is closed: write called after close (a pipeline bug; please report it)`),
       );
     }
-    const p = this.tail.then(() => this.writeNow(batch));
+    return this.enqueue(() => this.writeNow(batch));
+  }
+
+  /** Runs writes one at a time in call order, counting acknowledged and rejected ones. */
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    const p = this.tail.then(work);
     this.tail = p.catch(() => undefined);
     return p.then(
       () => {
@@ -91,7 +96,7 @@ export class NdjsonSink implements Sink {
   /** `--rollup none`: one flush's enriched flows as `flows-NNNNNN.ndjson` (same numbering, temp + rename). */
   writeFlows(flush: { seq: number; chunks: readonly Uint8Array[]; positions: readonly SourcePosition[] }): Promise<void> {
     if (this.closed) return Promise.reject(new DredgeError(SINK_WRITE, `ndjson sink for ${this.dir} is closed: writeFlows called after close (a pipeline bug; please report it)`));
-    const p = this.tail.then(async () => {
+    return this.enqueue(async () => {
       let total = 0;
       for (const c of flush.chunks) total += c.length;
       if (total === 0) return;
@@ -107,16 +112,6 @@ export class NdjsonSink implements Sink {
       this.stats.files++;
       this.stats.bytes += total;
     });
-    this.tail = p.catch(() => undefined);
-    return p.then(
-      () => {
-        this.stats.writes++;
-      },
-      (err: unknown) => {
-        this.stats.errors++;
-        throw err;
-      },
-    );
   }
 
   async close(): Promise<void> {

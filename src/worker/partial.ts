@@ -51,19 +51,25 @@ export interface ParseErrorEntry {
 
 const align8 = (n: number): number => (n + 7) & ~7;
 
-/** Writes a partial from a worker's per-batch table, grouping its rows by partition. */
-export function writePartial(table: GroupTable, parts: number, counters: Float64Array, dict: { entries: Int32Array; count: number; bytes: Uint8Array; byteLength: number }, errors: readonly ParseErrorEntry[]): SharedArrayBuffer {
-  const kw = table.keyWords;
-  const rows = table.size;
-  const errBytes = errors.length > 0 ? new TextEncoder().encode(JSON.stringify(errors)) : new Uint8Array(0);
+/** Byte offset of every section (the layout in the module comment), for the writer and the reader alike. */
+function layout(kw: number, parts: number, rows: number, dictEntries: number, dictBytes: number) {
   const oCounters = HEADER_INTS * 4;
   const oPart = oCounters + COUNTERS * 8;
   const oHashes = align8(oPart + (parts + 1) * 4);
   const oKeys = align8(oHashes + rows * 4);
   const oMetrics = align8(oKeys + rows * kw * 4);
   const oDict = oMetrics + rows * METRICS * 8;
-  const oDictBytes = align8(oDict + dict.count * 16);
-  const oErrors = oDictBytes + dict.byteLength;
+  const oDictBytes = align8(oDict + dictEntries * 16);
+  const oErrors = oDictBytes + dictBytes;
+  return { oCounters, oPart, oHashes, oKeys, oMetrics, oDict, oDictBytes, oErrors };
+}
+
+/** Writes a partial from a worker's per-batch table, grouping its rows by partition. */
+export function writePartial(table: GroupTable, parts: number, counters: Float64Array, dict: { entries: Int32Array; count: number; bytes: Uint8Array; byteLength: number }, errors: readonly ParseErrorEntry[]): SharedArrayBuffer {
+  const kw = table.keyWords;
+  const rows = table.size;
+  const errBytes = errors.length > 0 ? new TextEncoder().encode(JSON.stringify(errors)) : new Uint8Array(0);
+  const { oCounters, oPart, oHashes, oKeys, oMetrics, oDict, oDictBytes, oErrors } = layout(kw, parts, rows, dict.count, dict.byteLength);
   const sab = new SharedArrayBuffer(align8(oErrors + errBytes.length));
   const header = new Int32Array(sab, 0, HEADER_INTS);
   header[H_MAGIC] = PARTIAL_MAGIC;
@@ -133,14 +139,7 @@ export class PartialView {
     const entries = header[H_DICT_ENTRIES] as number;
     const dictBytes = header[H_DICT_BYTES] as number;
     const errBytes = header[H_ERRORS_BYTES] as number;
-    const oCounters = HEADER_INTS * 4;
-    const oPart = oCounters + COUNTERS * 8;
-    const oHashes = align8(oPart + (parts + 1) * 4);
-    const oKeys = align8(oHashes + rows * 4);
-    const oMetrics = align8(oKeys + rows * kw * 4);
-    const oDict = oMetrics + rows * METRICS * 8;
-    const oDictBytes = align8(oDict + entries * 16);
-    const oErrors = oDictBytes + dictBytes;
+    const { oCounters, oPart, oHashes, oKeys, oMetrics, oDict, oDictBytes, oErrors } = layout(kw, parts, rows, entries, dictBytes);
     this.counters = new Float64Array(sab, oCounters, COUNTERS);
     this.partStart = new Int32Array(sab, oPart, parts + 1);
     this.hashes = new Int32Array(sab, oHashes, rows);
