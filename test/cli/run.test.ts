@@ -148,3 +148,31 @@ test('gzip files, CloudWatch envelope files and gzip on stdin give the same tota
   assert.equal(Number(m?.[1]), (t.files[0] as { records: number }).records, 'every record of the piped file was read');
   assert.ok(records > 0.98 * Number(m?.[1]));
 });
+
+test('--index: a prebuilt index file (dredge index build) enriches the same as the inventory it was built from', async () => {
+  const gen = join(dir, 'in');
+  const idx = join(dir, 'index.bin');
+  const b = await dredge(['index', 'build', '--snapshot', join(gen, 'snapshot.csv'), '--events', join(gen, 'events.ndjson'), '-o', idx]);
+  assert.equal(b.code, 0, b.stderr);
+  const file = join(gen, 'flows-0001.log');
+  const viaIndex = join(dir, 'out-index');
+  const viaInventory = join(dir, 'out-inventory');
+  const r1 = await dredge(['run', '--index', idx, '--out', viaIndex, '--dimensions', 'src.app,dst.app', file]);
+  const r2 = await dredge(['run', '--snapshot', join(gen, 'snapshot.csv'), '--events', join(gen, 'events.ndjson'), '--out', viaInventory, '--dimensions', 'src.app,dst.app', file]);
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.equal(r2.code, 0, r2.stderr);
+  const sums = (out: string): string[] => {
+    const m = new Map<string, number>();
+    for (const row of ndjsonRows(out, 'rollups-')) {
+      const k = JSON.stringify([row.window_start, row['src.app'], row['dst.app'], row['src.reason'], row['dst.reason']]);
+      m.set(k, (m.get(k) ?? 0) + (row.bytes as number));
+    }
+    return [...m].map(([k, v]) => `${k}=${v}`).sort();
+  };
+  const a = sums(viaIndex);
+  assert.ok(a.length > 10);
+  assert.deepEqual(a, sums(viaInventory));
+  const both = await dredge(['run', '--index', idx, '--snapshot', join(gen, 'snapshot.csv'), '--out', join(dir, 'o5'), file]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /either --index or --snapshot/);
+});
