@@ -2,14 +2,13 @@
 // decoded back into dimension values with the plan's layout (dimensions.ts), tuple ids through the
 // side projector, text hashes through the run's text dictionary. Runs once per flush, O(groups).
 
-import { KIND_PORT, KIND_PROTO } from '../parse/fields.js';
+import { ACTION_NAMES, KIND_PORT, KIND_PROTO } from '../parse/fields.js';
 import { METRICS, M_BYTES, M_FLOWS, M_PACKETS, M_UNATTRIBUTED_DST, M_UNATTRIBUTED_SRC, type GroupTable } from './group-table.js';
 import { NULL_INT, NULL_PORT, NULL_PROTO, type KeyPlan } from './dimensions.js';
 import type { SideProjector, ValueDictionary } from './projection.js';
 import type { DimValueColumn, LateCounts, RollupBatch } from './rollups.js';
 import type { SourcePosition } from '../sinks/sink.js';
 
-const ACTION_NAMES: readonly (string | null)[] = [null, 'ACCEPT', 'REJECT', null];
 
 /** Text-dimension values seen in partials: 64-bit hash (as `h0:h1`) → value id. */
 export class TextValues {
@@ -54,7 +53,8 @@ export function decodeRows(tables: readonly GroupTable[], c: DecodeContext, seq:
       : { kind: 'number', values: new Float64Array(rows) },
   );
   // Action names as value ids.
-  const actionIds = ACTION_NAMES.map((s) => c.dict.id(s));
+  // Action codes 0 (`-`), 1, 2 as value ids; 3 cannot occur in a 2-bit field the encoder wrote, but maps to null.
+  const actionIds = [0, 1, 2, 3].map((a) => c.dict.id(ACTION_NAMES[a] ?? null));
   const sideKeyIndex = plan.dims.map((d) => (d.kind === 'side' ? plan.sideKeys[d.side].indexOf(d.key) : -1));
   // Each group's key words and metrics are copied out of its slot once, then decoded from here.
   const m = new Float64Array(METRICS);

@@ -13,7 +13,7 @@
 //   otherwise                      one flow: flows 1, packets, bytes (`-` counts 0), and per side 1
 //                                  when the lookup left it unattributed (result < 0)
 
-import { FlowFormat, KIND_ACTION, KIND_INT, KIND_PORT, KIND_PROTO, KIND_TEXT } from '../parse/fields.js';
+import { FlowFormat, KIND_INT, KIND_PORT, KIND_PROTO, KIND_TEXT } from '../parse/fields.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
 import { EPHEMERAL_PORT_MIN, NULL_INT, NULL_PORT, NULL_PROTO, type KeyPlan } from './dimensions.js';
 import type { GroupTable } from './group-table.js';
@@ -194,5 +194,3 @@ function compile(plan: KeyPlan, format: FlowFormat, W: number): Aggregator {
   return make(keep);
 }
 
-/** Kinds the key plan packs (re-exported for the row decoder). */
-export const SMALL_KINDS = { KIND_PORT, KIND_PROTO, KIND_ACTION } as const;

@@ -34,7 +34,7 @@ import type { RollupBatch } from '../aggregate/rollups.js';
 import { DredgeError } from '../errors.js';
 import type { IndexView } from '../index/lookup.js';
 import type { CheckpointStore, Sink, SourcePosition } from '../sinks/sink.js';
-import { P_BYTES_IN, P_DAMAGED, P_LINES, P_MALFORMED, P_RECORDS, PartialView, type ParseErrorEntry } from '../worker/partial.js';
+import { P_BYTES_IN, P_CONTROL_MESSAGES, P_DAMAGED, P_ENVELOPES, P_LINES, P_MALFORMED, P_RECORDS, PartialView, type ParseErrorEntry } from '../worker/partial.js';
 import type { HeartbeatCandidates } from '../worker/heartbeats.js';
 import type { AggregateResult, AggregateTask, EnrichResult, EnrichTask, MergeTask, TaskContext } from '../worker/tasks.js';
 
@@ -90,6 +90,9 @@ export interface PipelineStats {
   packets: number;
   bytes: number;
   malformed: number;
+  /** CloudWatch envelopes decoded, and the CONTROL_MESSAGE ones among them (no records). */
+  envelopes: number;
+  controlMessages: number;
   nodata: number;
   skipdata: number;
   noStart: number;
@@ -167,6 +170,8 @@ export class Pipeline {
     packets: 0,
     bytes: 0,
     malformed: 0,
+    envelopes: 0,
+    controlMessages: 0,
     nodata: 0,
     skipdata: 0,
     noStart: 0,
@@ -250,11 +255,6 @@ export class Pipeline {
     return this.maxStart - this.latenessSeconds;
   }
 
-  /** The value-id dictionary of this run (tests and sinks map ids back to strings through it). */
-  get values(): readonly (string | null)[] {
-    return this.dict.strings;
-  }
-
   /** Waits for room (flow control), then dispatches the batch. Rejects once the pipeline failed. */
   async submit(batch: RawBatch): Promise<void> {
     if (this.closed) throw new DredgeError('DREDGE_ERR_INTERNAL', 'Pipeline.submit after close()');
@@ -321,7 +321,7 @@ export class Pipeline {
     try {
       sab = (await this.pool.run(task, { transferList: transfer })) as SharedArrayBuffer | AggregateResult | EnrichResult;
     } catch (e) {
-      if (retry || this.closedForGood()) return this.fail(new DredgeError('DREDGE_ERR_WORKER', `a worker failed twice on a batch of ${entry.source}: ${(e as Error).message}`));
+      if (retry || this.fatal !== null) return this.fail(new DredgeError('DREDGE_ERR_WORKER', `a worker failed twice on a batch of ${entry.source}: ${(e as Error).message}`));
       this.stats.retried++;
       let again: Uint8Array;
       if (batch.bytes.buffer instanceof SharedArrayBuffer) again = batch.bytes;
@@ -356,10 +356,6 @@ export class Pipeline {
     if (r.text.length > 0) this.pendingFlows.push(r.text);
   }
 
-  private closedForGood(): boolean {
-    return this.fatal !== null;
-  }
-
   private fail(e: Error): void {
     if (this.fatal === null) this.fatal = e;
     this.wake();
@@ -371,6 +367,8 @@ export class Pipeline {
     s.bytesIn += c[P_BYTES_IN] as number;
     s.records += c[P_RECORDS] as number;
     s.malformed += c[P_MALFORMED] as number;
+    s.envelopes += c[P_ENVELOPES] as number;
+    s.controlMessages += c[P_CONTROL_MESSAGES] as number;
     s.flows += c[C_FLOWS] as number;
     s.packets += c[C_PACKETS] as number;
     s.bytes += c[C_BYTES] as number;

@@ -37,10 +37,8 @@ export const P_CONTROL_MESSAGES = AGG_COUNTERS + 4;
 export const P_BYTES_IN = AGG_COUNTERS + 5;
 /** 1 when the input was damaged (truncated gzip or envelope): records before the damage are kept. */
 export const P_DAMAGED = AGG_COUNTERS + 6;
-export const P_DECODE_MS = AGG_COUNTERS + 7;
-export const P_TOTAL_MS = AGG_COUNTERS + 8;
 /** Lines (or envelope events) the batch held: records, malformed, header and blank lines. */
-export const P_LINES = AGG_COUNTERS + 9;
+export const P_LINES = AGG_COUNTERS + 7;
 
 export const MAX_ERRORS = 20;
 

@@ -15,7 +15,7 @@
 
 import { GroupTable, type GroupTableHandle } from '../aggregate/group-table.js';
 import type { KeyPlan } from '../aggregate/dimensions.js';
-import { aggregatorFor, AGG_COUNTERS, C_MAX_START, C_MIN_START, type TextDictionary } from '../aggregate/encode.js';
+import { aggregatorFor, C_MAX_START, C_MIN_START, type TextDictionary } from '../aggregate/encode.js';
 import { IndexView } from '../index/lookup.js';
 import { renderEnriched } from './enrich-task.js';
 import { HeartbeatCollector, type HeartbeatCandidates } from './heartbeats.js';
@@ -23,7 +23,7 @@ import { FlowDecoder } from '../parse/decoder.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
 import { decodeWhole } from '../parse/inflate.js';
 import type { ParseIssue } from '../parse/scan-text.js';
-import { MAX_ERRORS, P_BYTES_IN, P_LINES, P_CONTROL_MESSAGES, P_DAMAGED, P_DECODE_MS, P_ENVELOPES, P_HEADER_LINES, P_MALFORMED, P_RECORDS, P_TOTAL_MS, PartialView, type ParseErrorEntry, writePartial } from './partial.js';
+import { MAX_ERRORS, P_BYTES_IN, P_LINES, P_CONTROL_MESSAGES, P_DAMAGED, P_ENVELOPES, P_HEADER_LINES, P_MALFORMED, P_RECORDS, PartialView, type ParseErrorEntry, writePartial } from './partial.js';
 
 /** What every aggregate task carries besides its bytes (small; SharedArrayBuffers are shared, not copied). */
 export interface TaskContext {
@@ -194,7 +194,6 @@ function generation(ctx: TaskContext): { view: IndexView; projSrc: Int32Array; p
 
 /** Runs one aggregate task; returns the Partial's buffer (and the heartbeat candidates when asked). */
 export function aggregate(task: AggregateTask): SharedArrayBuffer | AggregateResult {
-  const t0 = performance.now();
   const ctx = task.ctx;
   const g = generation(ctx);
   if (decoderFor === null || decoderFor.configId !== ctx.configId) {
@@ -230,8 +229,6 @@ export function aggregate(task: AggregateTask): SharedArrayBuffer | AggregateRes
   counters[P_LINES] = st.records + st.malformed + st.headerLines + st.blankLines;
   counters[P_BYTES_IN] = task.bytes.length;
   counters[P_DAMAGED] = damaged;
-  counters[P_DECODE_MS] = 0;
-  counters[P_TOTAL_MS] = performance.now() - t0;
   const partial = writePartial(scratch, ctx.parts, counters, dict, errors);
   return ctx.heartbeats ? { partial, heartbeats: hb.export() } : partial;
 }
@@ -274,4 +271,3 @@ export function runTask(task: Task): SharedArrayBuffer | AggregateResult | Group
   return task.kind === 'aggregate' ? aggregate(task) : task.kind === 'merge' ? merge(task) : enrich(task);
 }
 
-export { AGG_COUNTERS };
