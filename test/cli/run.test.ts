@@ -176,3 +176,17 @@ test('--index: a prebuilt index file (dredge index build) enriches the same as t
   assert.equal(both.code, 2);
   assert.match(both.stderr, /either --index or --snapshot/);
 });
+
+test('a custom format whose header line is only at the top of a multi-batch file: every batch decodes with it', async () => {
+  const gen = join(dir, 'in-custom');
+  const fields = 'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id tcp-flags region flow-direction traffic-path';
+  const g = await dredge(['generate', '--out', gen, '--flows', '50000', '--span', '10m', '--subnets', '300', '--fields', fields]);
+  assert.equal(g.code, 0, g.stderr);
+  const t = JSON.parse(readFileSync(join(gen, 'truth.json'), 'utf8')) as typeof truth;
+  const out = join(dir, 'out-custom');
+  const r = await dredge(['run', '--snapshot', join(gen, 'snapshot.csv'), '--out', out, '--dimensions', 'src.app,flow_direction', join(gen, 'flows-0001.log')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`dredge run: ${t.flows} flows \\(50000 records, \\d+ without data\\), 0 malformed`));
+  const dirs = new Set(ndjsonRows(out, 'rollups-').map((x) => x.flow_direction));
+  assert.deepEqual([...dirs].sort(), ['egress', 'ingress']);
+});

@@ -147,6 +147,8 @@ async function* readPlain(fh: import('node:fs/promises').FileHandle, path: strin
   }
   progress.bytesRead += from;
   let carry = new Uint8Array(0);
+  // The file's own first line is checked for a header once, in the batch that starts at offset 0.
+  let atStart = from === 0 && !fixed;
   while (offset < size || carry.length > 0) {
     const want = Math.min(batchBytes, size - offset);
     const prefix = header ?? new Uint8Array(0);
@@ -156,12 +158,14 @@ async function* readPlain(fh: import('node:fs/promises').FileHandle, path: strin
     const { bytesRead } = await fh.read(buf, prefix.length + carry.length, want, offset);
     offset += bytesRead;
     progress.bytesRead += bytesRead;
+    // A file that shrank while being read ends here: what was read is the last batch.
+    const ended = offset >= size || (want > 0 && bytesRead === 0);
     const filled = prefix.length + carry.length + bytesRead;
     let cut = filled;
-    if (offset < size) {
+    if (!ended) {
       const nl = buf.subarray(0, filled).lastIndexOf(10);
       if (nl < prefix.length) {
-        // No complete line in a whole batch: grow by reading on (the decoder reports an over-long line).
+        // No complete line in a whole batch: read on (the decoder reports an over-long line).
         carry = buf.slice(prefix.length, filled);
         continue;
       }
@@ -169,15 +173,13 @@ async function* readPlain(fh: import('node:fs/promises').FileHandle, path: strin
     }
     carry = cut < filled ? buf.slice(cut, filled) : new Uint8Array(0);
     const bytes = buf.subarray(0, cut);
-    if (header === null && !fixed && offset - bytesRead === from && from === 0) {
-      // The first batch of the file: a header here is the file's own first line.
-      const h = headerLine(bytes);
-      if (h !== null) header = h;
-      yield { bytes, source: path, position: { key: path, value: String(offset - carry.length), identity }, prefixLines: 0 };
-      continue;
+    const prefixLines = prefix.length > 0 ? 1 : 0;
+    if (atStart) {
+      atStart = false;
+      header = headerLine(bytes);
     }
-    yield { bytes, source: path, position: { key: path, value: String(offset - carry.length), identity }, prefixLines: prefix.length > 0 ? 1 : 0 };
-    if (bytesRead === 0 && carry.length === 0) break;
+    yield { bytes, source: path, position: { key: path, value: String(offset - carry.length), identity }, prefixLines };
+    if (ended) break;
   }
 }
 
