@@ -232,7 +232,6 @@ export class Pipeline {
     const prev = this.ctx as TaskContext | undefined;
     this.stats.generation = index.generation;
     return {
-      configId: 1,
       plan: this.plan,
       windowSeconds: this.windowSeconds,
       parts: this.parts,

@@ -27,8 +27,6 @@ import { MAX_ERRORS, P_BYTES_IN, P_LINES, P_CONTROL_MESSAGES, P_DAMAGED, P_ENVEL
 
 /** What every aggregate task carries besides its bytes (small; SharedArrayBuffers are shared, not copied). */
 export interface TaskContext {
-  /** Changes whenever plan, window, parts or fields change (caches key on it). */
-  configId: number;
   plan: KeyPlan;
   windowSeconds: number;
   parts: number;
@@ -94,7 +92,8 @@ export type Task = AggregateTask | MergeTask | EnrichTask;
 // ---- per-thread state -------------------------------------------------------------------------
 
 let views = new Map<number, { view: IndexView; projSrc: Int32Array; projDst: Int32Array }>();
-let decoderFor: { configId: number; decoder: FlowDecoder } | null = null;
+/** One decoder per fixed format (`--fields`, or none), reused batch after batch. */
+let decoderFor: { fields: string | undefined; decoder: FlowDecoder } | null = null;
 let scratch: GroupTable | null = null;
 const counters = new Float64Array(32);
 let srcRes = new Int32Array(0);
@@ -192,13 +191,35 @@ function generation(ctx: TaskContext): { view: IndexView; projSrc: Int32Array; p
   return g;
 }
 
+/**
+ * Decodes a task's bytes through this thread's decoder, `onBatch` doing the per-batch work. A damaged
+ * input keeps what was decoded before the damage; the error is reported, never thrown past the batch
+ * (DESIGN.md §9: one bad record is skipped and counted, the rest kept). Returns the decoder's stats and
+ * whether the input was damaged.
+ */
+function decodeTask(ctx: TaskContext, bytes: Uint8Array): { st: FlowDecoder['stats']; damaged: boolean } {
+  if (decoderFor === null || decoderFor.fields !== ctx.fields) decoderFor = { fields: ctx.fields, decoder: new FlowDecoder({ fields: ctx.fields, onBatch, onIssue }) };
+  let damaged = false;
+  try {
+    decodeWhole(decoderFor.decoder, bytes);
+  } catch (e) {
+    damaged = true;
+    if (errors.length < MAX_ERRORS) errors.push({ line: 0, reason: (e as Error).message });
+  } finally {
+    current = null;
+  }
+  return { st: decoderFor.decoder.stats, damaged };
+}
+
+/** Lines (or envelope events) a decode saw: records, malformed, header and blank lines. */
+function linesOf(st: FlowDecoder['stats']): number {
+  return st.records + st.malformed + st.headerLines + st.blankLines;
+}
+
 /** Runs one aggregate task; returns the Partial's buffer (and the heartbeat candidates when asked). */
 export function aggregate(task: AggregateTask): SharedArrayBuffer | AggregateResult {
   const ctx = task.ctx;
   const g = generation(ctx);
-  if (decoderFor === null || decoderFor.configId !== ctx.configId) {
-    decoderFor = { configId: ctx.configId, decoder: new FlowDecoder({ fields: ctx.fields, onBatch, onIssue }) };
-  }
   if (scratch === null || scratch.keyWords !== ctx.plan.keyWords) scratch = new GroupTable(ctx.plan.keyWords, 16384);
   if (keyScratch.length < ctx.plan.keyWords) keyScratch = new Int32Array(ctx.plan.keyWords);
   scratch.clear();
@@ -209,26 +230,15 @@ export function aggregate(task: AggregateTask): SharedArrayBuffer | AggregateRes
   counters[C_MAX_START] = -Infinity;
   errors = [];
   current = { ctx, closedBefore: task.closedBefore, ...g, enriched: null, enrichCounts: { flows: 0, nodata: 0, packets: 0, bytes: 0, unSrc: 0, unDst: 0, maxStart: -Infinity } };
-  let damaged = 0;
-  try {
-    const st = decodeWhole(decoderFor.decoder, task.bytes);
-    counters[P_ENVELOPES] = st.envelopes;
-    counters[P_CONTROL_MESSAGES] = st.controlMessages;
-  } catch (e) {
-    // A damaged input keeps what was decoded before the damage; the error is reported, never thrown
-    // past the batch (DESIGN.md §9: one bad record is skipped and counted, the rest kept).
-    damaged = 1;
-    if (errors.length < MAX_ERRORS) errors.push({ line: 0, reason: (e as Error).message });
-  } finally {
-    current = null;
-  }
-  const st = decoderFor.decoder.stats;
+  const { st, damaged } = decodeTask(ctx, task.bytes);
+  counters[P_ENVELOPES] = st.envelopes;
+  counters[P_CONTROL_MESSAGES] = st.controlMessages;
   counters[P_RECORDS] = st.records;
   counters[P_MALFORMED] = st.malformed;
   counters[P_HEADER_LINES] = st.headerLines;
-  counters[P_LINES] = st.records + st.malformed + st.headerLines + st.blankLines;
+  counters[P_LINES] = linesOf(st);
   counters[P_BYTES_IN] = task.bytes.length;
-  counters[P_DAMAGED] = damaged;
+  counters[P_DAMAGED] = damaged ? 1 : 0;
   const partial = writePartial(scratch, ctx.parts, counters, dict, errors);
   return ctx.heartbeats ? { partial, heartbeats: hb.export() } : partial;
 }
@@ -237,27 +247,15 @@ export function aggregate(task: AggregateTask): SharedArrayBuffer | AggregateRes
 export function enrich(task: EnrichTask): EnrichResult {
   const ctx = task.ctx;
   const g = generation(ctx);
-  if (decoderFor === null || decoderFor.configId !== ctx.configId) {
-    decoderFor = { configId: ctx.configId, decoder: new FlowDecoder({ fields: ctx.fields, onBatch, onIssue }) };
-  }
   errors = [];
   const out: string[] = [];
   const counts = { flows: 0, nodata: 0, packets: 0, bytes: 0, unSrc: 0, unDst: 0, maxStart: -Infinity };
   current = { ctx, closedBefore: 0, ...g, enriched: out, enrichCounts: counts };
-  let damaged = false;
-  try {
-    decodeWhole(decoderFor.decoder, task.bytes);
-  } catch (e) {
-    damaged = true;
-    if (errors.length < MAX_ERRORS) errors.push({ line: 0, reason: (e as Error).message });
-  } finally {
-    current = null;
-  }
+  const { st, damaged } = decodeTask(ctx, task.bytes);
   const encoded = new TextEncoder().encode(out.join(''));
   const text = new Uint8Array(new SharedArrayBuffer(encoded.length));
   text.set(encoded);
-  const st = decoderFor.decoder.stats;
-  return { text, records: st.records, ...counts, malformed: st.malformed, lines: st.records + st.malformed + st.headerLines + st.blankLines, damaged, errors };
+  return { text, records: st.records, ...counts, malformed: st.malformed, lines: linesOf(st), damaged, errors };
 }
 
 /** Runs one merge task: the partition's rows of every partial into its table. Returns the table's new handle. */
