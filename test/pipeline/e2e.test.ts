@@ -63,10 +63,13 @@ test('text, integer and port dimensions on a custom format with a header line: v
   const view = smallIndex(160, 'app');
   const sink = new CollectSink();
   const dims = 'src.app,flow_direction,srcport,dstport,traffic_path';
-  const keep = [40000, 40001, 40002];
+  const lines = body.toString('latin1').split('\n').filter((l) => l !== '');
+  // Keep three ephemeral source ports that really occur, so the --keep-ports rule is exercised.
+  const srcportAt = fmt.names.indexOf('srcport');
+  const keep = [...new Set(lines.map((l) => Number(l.split(' ')[srcportAt])).filter((x) => x >= 32768))].slice(0, 3);
+  assert.equal(keep.length, 3);
   const p = new Pipeline({ sink, index: view, workers: 2, dimensions: dims, keepPorts: keep, latenessSeconds: 7200 });
   // Cut into batches; every batch after the first carries the header again, as the file source does.
-  const lines = body.toString('latin1').split('\n').filter((l) => l !== '');
   for (let i = 0; i < lines.length; i += 2500) await p.submit({ bytes: Buffer.from(fmt.names.join(' ') + '\n' + lines.slice(i, i + 2500).join('\n') + '\n'), prefixLines: 1 });
   const stats = await p.close();
   assert.equal(stats.malformed, 0);
