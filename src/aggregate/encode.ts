@@ -28,11 +28,11 @@ export const C_NO_START = 5;
 export const C_LATE_FLOWS = 6;
 export const C_LATE_PACKETS = 7;
 export const C_LATE_BYTES = 8;
-export const C_MIN_START = 9;
-export const C_MAX_START = 10;
-export const C_UNATTRIBUTED_SRC = 11;
-export const C_UNATTRIBUTED_DST = 12;
-export const AGG_COUNTERS = 13;
+/** Newest `start` aggregated (the pipeline's watermark follows it). */
+export const C_MAX_START = 9;
+export const C_UNATTRIBUTED_SRC = 10;
+export const C_UNATTRIBUTED_DST = 11;
+export const AGG_COUNTERS = 12;
 
 /** Remembers the bytes behind each text hash used in keys (the partial carries them). */
 export interface TextDictionary {
@@ -65,11 +65,6 @@ export function aggregatorFor(plan: KeyPlan, format: FlowFormat, windowSeconds: 
   return fn;
 }
 
-/** Column base of a field in a batch of this format and capacity, as generated code (or null). */
-function col(format: FlowFormat, name: string): number {
-  return format.indexOf(name);
-}
-
 function compile(plan: KeyPlan, format: FlowFormat, W: number): Aggregator {
   const NW = format.nullWords;
   const pre: string[] = [];
@@ -79,10 +74,10 @@ function compile(plan: KeyPlan, format: FlowFormat, W: number): Aggregator {
     pre.push(`const B${fi} = batch.bases[${fi}];`);
     return `B${fi}`;
   };
-  const iStart = col(format, 'start');
-  const iStatus = col(format, 'log-status');
-  const iPackets = col(format, 'packets');
-  const iBytes = col(format, 'bytes');
+  const iStart = format.indexOf('start');
+  const iStatus = format.indexOf('log-status');
+  const iPackets = format.indexOf('packets');
+  const iBytes = format.indexOf('bytes');
   if (iStart < 0) {
     // No start: no record can be placed in a window.
     return (batch, _s, _d, _ps, _pd, _t, _c, counters) => {
@@ -102,7 +97,6 @@ function compile(plan: KeyPlan, format: FlowFormat, W: number): Aggregator {
   row.push(iBytes >= 0 ? `const bytes = ${nullTest(iBytes)} ? 0 : ints[${base(iBytes)} + r];` : 'const bytes = 0;');
   row.push(`const w = Math.floor(t / ${W});`);
   row.push(`if (w < closedBefore) { lateF++; lateP += packets; lateB += bytes; continue; }`);
-  row.push('if (t < minT) minT = t;');
   row.push('if (t > maxT) maxT = t;');
   row.push('const rs = srcRes[r], rd = dstRes[r];');
   row.push('key[0] = w;');
@@ -178,7 +172,7 @@ function compile(plan: KeyPlan, format: FlowFormat, W: number): Aggregator {
     ...pre,
     needKeep ? `const keep = KEEP;` : '',
     'let flows = 0, sumP = 0, sumB = 0, unS = 0, unD = 0, lateF = 0, lateP = 0, lateB = 0;',
-    `let minT = counters[${C_MIN_START}], maxT = counters[${C_MAX_START}];`,
+    `let maxT = counters[${C_MAX_START}];`,
     'for (let r = 0; r < n; r++) {',
     `  const rn = r * ${NW};`,
     ...row.map((l) => '  ' + l),
@@ -186,7 +180,7 @@ function compile(plan: KeyPlan, format: FlowFormat, W: number): Aggregator {
     `counters[${C_FLOWS}] += flows; counters[${C_PACKETS}] += sumP; counters[${C_BYTES}] += sumB;`,
     `counters[${C_UNATTRIBUTED_SRC}] += unS; counters[${C_UNATTRIBUTED_DST}] += unD;`,
     `counters[${C_LATE_FLOWS}] += lateF; counters[${C_LATE_PACKETS}] += lateP; counters[${C_LATE_BYTES}] += lateB;`,
-    `counters[${C_MIN_START}] = minT; counters[${C_MAX_START}] = maxT;`,
+    `counters[${C_MAX_START}] = maxT;`,
   ].join('\n');
   const keep = new Uint8Array(65536);
   for (const p of plan.keepPorts) keep[p] = 1;

@@ -15,7 +15,7 @@
 
 import { GroupTable, type GroupTableHandle } from '../aggregate/group-table.js';
 import type { KeyPlan } from '../aggregate/dimensions.js';
-import { aggregatorFor, C_MAX_START, C_MIN_START, type TextDictionary } from '../aggregate/encode.js';
+import { aggregatorFor, C_MAX_START, type TextDictionary } from '../aggregate/encode.js';
 import { IndexView } from '../index/lookup.js';
 import { renderEnriched } from './enrich-task.js';
 import { HeartbeatCollector, type HeartbeatCandidates } from './heartbeats.js';
@@ -226,7 +226,6 @@ export function aggregate(task: AggregateTask): SharedArrayBuffer | AggregateRes
   dict.reset();
   hb.reset();
   counters.fill(0);
-  counters[C_MIN_START] = Infinity;
   counters[C_MAX_START] = -Infinity;
   errors = [];
   current = { ctx, closedBefore: task.closedBefore, ...g, enriched: null, enrichCounts: { flows: 0, nodata: 0, packets: 0, bytes: 0, unSrc: 0, unDst: 0, maxStart: -Infinity } };
