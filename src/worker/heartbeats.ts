@@ -27,6 +27,12 @@ export interface HeartbeatCandidates {
   skippedV6: number;
 }
 
+/** Hash of a candidate's identity (address, id-text hash, flags), for the dedup table. */
+function slotHash(addr: number, h0: number, h1: number, flags: number): number {
+  const h = Math.imul(addr ^ h0, 0x9e3779b1) ^ (h1 + flags);
+  return h ^ (h >>> 15);
+}
+
 export class HeartbeatCollector {
   private cap = 1024;
   private slots = new Int32Array(2048); // hash table: candidate index + 1, 0 empty
@@ -104,10 +110,8 @@ export class HeartbeatCollector {
       h0 = Math.imul(h0 ^ c, 0x01000193);
       h1 = Math.imul(h1 ^ c, 0x5bd1e995) ^ (h1 >>> 13);
     }
-    let h = Math.imul(addr ^ h0, 0x9e3779b1) ^ (h1 + flags);
-    h ^= h >>> 15;
     const mask = this.slots.length - 1;
-    let s = h & mask;
+    let s = slotHash(addr, h0, h1, flags) & mask;
     const ints = this.ints;
     while (true) {
       const v = this.slots[s] as number;
@@ -159,9 +163,7 @@ export class HeartbeatCollector {
     const mask = this.slots.length - 1;
     for (let i = 0; i < this.count; i++) {
       const c = i * 6;
-      let h = Math.imul((this.ints[c] as number) ^ (this.ints[c + 1] as number), 0x9e3779b1) ^ ((this.ints[c + 2] as number) + (this.ints[c + 3] as number));
-      h ^= h >>> 15;
-      let s = h & mask;
+      let s = slotHash(this.ints[c] as number, this.ints[c + 1] as number, this.ints[c + 2] as number, this.ints[c + 3] as number) & mask;
       while (this.slots[s] !== 0) s = (s + 1) & mask;
       this.slots[s] = i + 1;
     }
