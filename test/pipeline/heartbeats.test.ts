@@ -60,3 +60,21 @@ test('without flow-direction, a record proves only the side the snapshot gives t
   const apps = sink.rows.map((r) => r['src.app']);
   assert.deepEqual(apps.sort(), ['search', null].sort(), 'the first flow (outside the snapshot interval) was unattributed; after the heartbeat the second is search');
 });
+
+test('thousands of distinct candidates in one batch (the collector grows): each recorded once', async () => {
+  const b = new IndexBuilder();
+  b.addSnapshotRow({ cidr: null, meta: { app: 'fleet', interface_id: 'eni-fleet' } });
+  const refresh = new IndexRefresh(b);
+  const p = new Pipeline({ sink: new CollectSink(), index: b.freeze({ watermark: -Infinity }).view, workers: 1, dimensions: 'src.app', latenessSeconds: 3600, onHeartbeats: (c) => refresh.apply(c) });
+  const lines: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const ip = `10.200.${i >> 8}.${i & 255}`;
+    // two records per address: deduplicated into one candidate
+    lines.push(`2 123456789012 eni-fleet ${ip} 10.0.16.9 40000 443 6 1 10 ${T} ${T + 5} ACCEPT OK egress`);
+    lines.push(`2 123456789012 eni-fleet ${ip} 10.0.16.9 40001 443 6 1 10 ${T + 2} ${T + 9} ACCEPT OK egress`);
+  }
+  await p.submit({ bytes: batch(lines), prefixLines: 1 });
+  await p.close();
+  assert.equal(refresh.stats.candidates, 3000);
+  assert.equal(refresh.stats.recorded, 3000);
+});
