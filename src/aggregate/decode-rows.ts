@@ -4,7 +4,7 @@
 
 import { ACTION_NAMES, KIND_PORT, KIND_PROTO } from '../parse/fields.js';
 import { METRICS, M_BYTES, M_FLOWS, M_PACKETS, M_UNATTRIBUTED_DST, M_UNATTRIBUTED_SRC, type GroupTable } from './group-table.js';
-import { NULL_INT, NULL_PORT, NULL_PROTO, type KeyPlan } from './dimensions.js';
+import { NULL_INT, NULL_PORT, NULL_PROTO, type Dimension, type KeyPlan } from './dimensions.js';
 import type { SideProjector, ValueDictionary } from './projection.js';
 import type { DimValueColumn, LateCounts, RollupBatch } from './rollups.js';
 import type { SourcePosition } from '../sinks/sink.js';
@@ -34,6 +34,11 @@ export interface DecodeContext {
   text: TextValues;
 }
 
+/** Whether a dimension's values are text or integers (sinks type their columns by it). */
+export function dimensionValueKind(d: Dimension): 'string' | 'number' {
+  return d.kind === 'side' || d.kind === 'text' || (d.kind === 'small' && d.fieldKind !== KIND_PORT && d.fieldKind !== KIND_PROTO) ? 'string' : 'number';
+}
+
 export function decodeRows(tables: readonly GroupTable[], c: DecodeContext, seq: number, positions: readonly SourcePosition[], late: LateCounts): RollupBatch {
   let rows = 0;
   for (const t of tables) rows += t.size;
@@ -48,9 +53,7 @@ export function decodeRows(tables: readonly GroupTable[], c: DecodeContext, seq:
   const unDst = new Float64Array(rows);
   const strings = c.dict.strings;
   const columns: DimValueColumn[] = plan.dims.map((d) =>
-    d.kind === 'side' || d.kind === 'text' || (d.kind === 'small' && d.fieldKind !== KIND_PORT && d.fieldKind !== KIND_PROTO)
-      ? { kind: 'string', ids: new Int32Array(rows), dict: strings }
-      : { kind: 'number', values: new Float64Array(rows) },
+    dimensionValueKind(d) === 'string' ? { kind: 'string', ids: new Int32Array(rows), dict: strings } : { kind: 'number', values: new Float64Array(rows) },
   );
   // Action names as value ids.
   // Action codes 0 (`-`), 1, 2 as value ids; 3 cannot occur in a 2-bit field the encoder wrote, but maps to null.

@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_DIMENSIONS, parsePortList } from '../aggregate/dimensions.js';
+import { DEFAULT_DIMENSIONS, parsePortList, planKey, type KeyPlan } from '../aggregate/dimensions.js';
 import { Pipeline, type PipelineStats } from '../daemon/pipeline.js';
 import { DredgeError } from '../errors.js';
 import { IndexBuilder } from '../index/builder.js';
@@ -18,11 +18,13 @@ import { parseDuration } from '../index/load/time.js';
 import type { IndexView } from '../index/lookup.js';
 import { FlowFormat } from '../parse/fields.js';
 import { FileCheckpointStore } from '../sinks/checkpoint-file.js';
+import { DEFAULT_DB, DuckDbSink } from '../sinks/duckdb.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
+import type { CheckpointStore, Sink, SourcePosition } from '../sinks/sink.js';
 import { listInputs, readFiles, type FileProgress } from '../sources/files/file-source.js';
 import { CliUsageError, parseCli } from './args.js';
 
-const HELP = `usage: dredge run --input PATH… (--snapshot FILE | --index FILE) [options] --sink ndjson --out DIR [PATH…]
+const HELP = `usage: dredge run --input PATH… (--snapshot FILE | --index FILE) [options] [--db FILE | --sink ndjson --out DIR] [PATH…]
 
 Reads flow logs, enriches both ends of every flow with the owner of that address at the flow's start,
 rolls flows up into time windows by the dimensions, and writes the rollups to the sink.
@@ -42,13 +44,16 @@ aggregation
   --flush-interval 10s   rows accumulated since the last flush go to the sink this often
   --workers N         worker threads (default: the number of cores)
 output
-  --sink ndjson       rollup rows as NDJSON files rollups-NNNNNN.ndjson under --out (default)
-  --out DIR           output directory; checkpoints.json lives there too
+  --sink duckdb       rollups in an embedded DuckDB file that \`dredge query\` slices (default); rows,
+                      the flush record and the checkpoints commit in one transaction
+  --db FILE           the DuckDB store (default ./${DEFAULT_DB}); one running dredge per file
+  --sink ndjson       rollup rows as NDJSON files rollups-NNNNNN.ndjson under --out
+  --out DIR           ndjson output directory (implies --sink ndjson); checkpoints.json lives there too
   --rollup none       write every flow enriched (its fields + src.*/dst.* of the dimensions + reasons) to
-                      flows-NNNNNN.ndjson instead of rollups: for debugging, audits, per-flow sinks
+                      flows-NNNNNN.ndjson instead of rollups (needs --sink ndjson): debugging, audits
   --no-heartbeats     do not learn owners from the flows' interface/instance ids (default: learned when
                       the snapshot has interface_id/instance_id columns; new generations every flush interval)
-  --no-resume         ignore checkpoints.json (default: resume files where the last run stopped)
+  --no-resume         ignore saved checkpoints (default: resume files where the last run stopped)
   --quiet             no progress bar`;
 
 function readText(path: string, what: string): string {
@@ -107,6 +112,17 @@ export function summaryLine(s: PipelineStats, wallMs: number): string {
   );
 }
 
+/** The configured sink and the checkpoint store that goes with it (DESIGN.md §9: DuckDB keeps both). */
+async function openSink(name: string, values: { db?: string; out?: string }, plan: KeyPlan, windowSeconds: number, rollup: string): Promise<{ sink: Sink; checkpoints: CheckpointStore; where: string }> {
+  if (name === 'duckdb') {
+    const path = values.db ?? DEFAULT_DB;
+    const sink = await DuckDbSink.open({ path, plan, windowSeconds });
+    return { sink, checkpoints: sink.checkpoints, where: `${path} (try: dredge query top-talkers${values.db !== undefined ? ` --db ${path}` : ''})` };
+  }
+  const dir = values.out as string;
+  return { sink: new NdjsonSink({ dir }), checkpoints: new FileCheckpointStore({ dir }), where: join(dir, rollup === 'none' ? 'flows-*.ndjson' : 'rollups-*.ndjson') };
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCli(
     argv,
@@ -125,6 +141,7 @@ export async function run(argv: string[]): Promise<number> {
       workers: { type: 'string' },
       sink: { type: 'string' },
       out: { type: 'string' },
+      db: { type: 'string' },
       'no-resume': { type: 'boolean' },
       'no-heartbeats': { type: 'boolean' },
       rollup: { type: 'string' },
@@ -142,9 +159,12 @@ export async function run(argv: string[]): Promise<number> {
   if ((values.snapshot ?? []).length === 0 && values.index === undefined && values['ip-ranges'] === undefined) {
     throw new CliUsageError('an inventory is required to enrich flows: --snapshot FILE (or --index FILE from `dredge index build`)');
   }
-  const sinkName = values.sink ?? 'ndjson';
-  if (sinkName !== 'ndjson') throw new CliUsageError(`--sink ${sinkName}: this version writes ndjson (DuckDB and Druid sinks are coming); use --sink ndjson --out DIR`);
-  if (values.out === undefined) throw new CliUsageError('--out DIR is required with --sink ndjson');
+  // `--out DIR` alone means the ndjson sink (the only one that writes a directory).
+  const sinkName = values.sink ?? (values.out !== undefined ? 'ndjson' : 'duckdb');
+  if (sinkName !== 'ndjson' && sinkName !== 'duckdb') throw new CliUsageError(`--sink takes duckdb (the default, --db FILE) or ndjson (--out DIR), got "${sinkName}"`);
+  if (sinkName === 'ndjson' && values.out === undefined) throw new CliUsageError('--out DIR is required with --sink ndjson');
+  if (sinkName === 'duckdb' && values.out !== undefined) throw new CliUsageError(`--out is for --sink ndjson; the duckdb sink writes to --db FILE (default ./${DEFAULT_DB})`);
+  if (sinkName === 'ndjson' && values.db !== undefined) throw new CliUsageError('--db is for --sink duckdb; the ndjson sink writes under --out DIR');
   if (values.fields !== undefined) FlowFormat.parse(values.fields);
   let workers: number | undefined;
   if (values.workers !== undefined) {
@@ -153,6 +173,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const rollup = values.rollup ?? 'window';
   if (rollup !== 'window' && rollup !== 'none') throw new CliUsageError(`--rollup takes none (every flow enriched, flows-NNNNNN.ndjson) or window (the default: rollups), got "${rollup}"`);
+  if (rollup === 'none' && sinkName !== 'ndjson') throw new CliUsageError('--rollup none writes enriched flows as NDJSON: add --sink ndjson --out DIR');
   const keepPorts = values['keep-ports'] !== undefined ? parsePortList(values['keep-ports']) : [];
   const windowSeconds = duration(values.window, '--window', 60);
   const latenessSeconds = duration(values.lateness, '--lateness', 600);
@@ -163,23 +184,30 @@ export async function run(argv: string[]): Promise<number> {
   // Heartbeats need an inventory that maps interfaces/instances to owners (interface_id/instance_id
   // columns); without one a heartbeat could not name an owner, so none are collected.
   const refresh = builder !== null && builder.mapsInterfaces && values['no-heartbeats'] !== true ? new IndexRefresh(builder) : null;
-  const sink = new NdjsonSink({ dir: values.out });
-  const checkpoints = new FileCheckpointStore({ dir: values.out });
-  const resume = values['no-resume'] === true ? new Map() : await checkpoints.load();
-  const pipeline = new Pipeline({
-    sink,
-    index,
-    checkpoints,
-    dimensions: values.dimensions ?? DEFAULT_DIMENSIONS,
-    keepPorts,
-    windowSeconds,
-    latenessSeconds,
-    flushIntervalMs: flushMs,
-    rollup,
-    ...(refresh !== null ? { onHeartbeats: (c: HeartbeatCandidates) => refresh.apply(c) } : {}),
-    ...(workers !== undefined ? { workers } : {}),
-    ...(values.fields !== undefined ? { fields: values.fields } : {}),
-  });
+  const dimensions = values.dimensions ?? DEFAULT_DIMENSIONS;
+  const { sink, checkpoints, where } = await openSink(sinkName, values, planKey(dimensions, keepPorts), windowSeconds, rollup);
+  let pipeline: Pipeline;
+  let resume: Map<string, SourcePosition>;
+  try {
+    resume = values['no-resume'] === true ? new Map() : await checkpoints.load();
+    pipeline = new Pipeline({
+      sink,
+      index,
+      checkpoints,
+      dimensions,
+      keepPorts,
+      windowSeconds,
+      latenessSeconds,
+      flushIntervalMs: flushMs,
+      rollup,
+      ...(refresh !== null ? { onHeartbeats: (c: HeartbeatCandidates) => refresh.apply(c) } : {}),
+      ...(workers !== undefined ? { workers } : {}),
+      ...(values.fields !== undefined ? { fields: values.fields } : {}),
+    });
+  } catch (e) {
+    await sink.close().catch(() => undefined);
+    throw e;
+  }
   const paths = await listInputs(inputs);
   const progress: FileProgress = { bytesRead: 0, bytesTotal: 0, files: 0 };
   const tty = process.stderr.isTTY === true && values.quiet !== true;
@@ -215,6 +243,6 @@ export async function run(argv: string[]): Promise<number> {
   for (const e of pipeline.errors.slice(0, 20)) process.stderr.write(`${e.source}:${e.line === 0 ? '' : `${e.line}: `}${e.reason}\n`);
   if (stats.malformed > 20) process.stderr.write(`… ${stats.malformed - 20} more malformed lines\n`);
   if (refresh !== null) process.stderr.write(`heartbeats: ${refresh.stats.recorded} of ${refresh.stats.candidates} candidates recorded, ${refresh.stats.generations} new index generations\n`);
-  process.stderr.write(summaryLine(stats, performance.now() - t0) + `; output in ${join(values.out, rollup === 'none' ? 'flows-*.ndjson' : 'rollups-*.ndjson')}\n`);
+  process.stderr.write(summaryLine(stats, performance.now() - t0) + `; output in ${where}\n`);
   return 0;
 }

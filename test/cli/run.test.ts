@@ -4,20 +4,21 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { DuckDBInstance } from '@duckdb/node-api';
 
 const run = promisify(execFile);
 const BIN = new URL('../../../bin/dredge.js', import.meta.url).pathname;
 let dir = '';
 let truth: { flows: number; packets: number; bytes: number; records: number };
 
-async function dredge(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function dredge(args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20 });
+    const r = await run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, ...(cwd !== undefined ? { cwd } : {}) });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -95,6 +96,33 @@ test('--rollup none writes every flow enriched with its sides and reasons', asyn
   assert.ok(rows.every((x) => (x['src.app'] === null) === (x['src.reason'] !== null)), 'a side has an owner or a reason, never both');
 });
 
+test('with no sink flags the rollups land in ./dredge.duckdb: exact totals, checkpoints in the same file, a rerun adds nothing', async () => {
+  const cwd = join(dir, 'default-sink');
+  mkdirSync(cwd);
+  const args = ['run', join(dir, 'in', 'flows-0001.log'), join(dir, 'in', 'flows-0002.log'), join(dir, 'in', 'flows-0003.log'), '--snapshot', join(dir, 'in', 'snapshot.csv'), '--events', join(dir, 'in', 'events.ndjson')];
+  const r = await dredge(args, cwd);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /output in dredge\.duckdb \(try: dredge query top-talkers\)/);
+  const sums = async () => {
+    const inst = await DuckDBInstance.create(join(cwd, 'dredge.duckdb'), { access_mode: 'READ_ONLY' });
+    const con = await inst.connect();
+    try {
+      const [f, p, b] = (await con.runAndReadAll('SELECT sum(flows)::DOUBLE, sum(packets)::DOUBLE, sum(bytes)::DOUBLE FROM rollups')).getRows()[0] as number[];
+      const cps = (await con.runAndReadAll('SELECT count(*)::INT FROM checkpoints')).getRows()[0]![0];
+      return { flows: f, packets: p, bytes: b, checkpoints: cps };
+    } finally {
+      con.closeSync();
+      inst.closeSync();
+    }
+  };
+  const want = { flows: truth.flows, packets: truth.packets, bytes: truth.bytes, checkpoints: 3 };
+  assert.deepStrictEqual(await sums(), want);
+  const again = await dredge(args, cwd);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /dredge run: 0 flows/);
+  assert.deepStrictEqual(await sums(), want);
+});
+
 test('bad flags: exit code 2 and a message that names the fix', async () => {
   const cases: [string[], RegExp][] = [
     [['run', '--snapshot', 'x.csv', '--out', 'o'], /--input PATH is required/],
@@ -102,7 +130,11 @@ test('bad flags: exit code 2 and a message that names the fix', async () => {
     [['run', '--input', 'x', '--snapshot', 'x', '--out', 'o', '--window', 'soon'], /--window takes a duration/],
     [['run', '--input', 'x', '--snapshot', 'x', '--out', 'o', '--workers', '0'], /--workers takes a whole number/],
     [['run', '--input', 'x', '--snapshot', 'x', '--out', 'o', '--rollup', 'hourly'], /--rollup takes none/],
-    [['run', '--input', 'x', '--snapshot', 'x', '--sink', 'kafka', '--out', 'o'], /--sink kafka/],
+    [['run', '--input', 'x', '--snapshot', 'x', '--sink', 'kafka', '--out', 'o'], /--sink takes duckdb .* or ndjson .*, got "kafka"/],
+    [['run', '--input', 'x', '--snapshot', 'x', '--sink', 'duckdb', '--out', 'o'], /--out is for --sink ndjson; the duckdb sink writes to --db FILE/],
+    [['run', '--input', 'x', '--snapshot', 'x', '--sink', 'ndjson'], /--out DIR is required with --sink ndjson/],
+    [['run', '--input', 'x', '--snapshot', 'x', '--out', 'o', '--db', 'x.duckdb'], /--db is for --sink duckdb/],
+    [['run', '--input', 'x', '--snapshot', 'x', '--rollup', 'none'], /--rollup none writes enriched flows as NDJSON: add --sink ndjson --out DIR/],
   ];
   for (const [args, re] of cases) {
     const r = await dredge(args);
