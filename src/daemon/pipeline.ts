@@ -49,6 +49,13 @@ export interface RawBatch {
   reread?: () => Promise<Uint8Array>;
   /** Lines at the head of `bytes` that are not the source's own (a repeated header line). */
   prefixLines?: number;
+  /**
+   * Kinesis: the end offset of each record in `bytes`. Each record is decoded on its own, so a damaged
+   * one is counted and skipped and the others kept; `recordIds` (sequence numbers) name it in errors.
+   * A batch with no bytes only moves its source's position (a shard's SHARD_END).
+   */
+  recordEnds?: Uint32Array;
+  recordIds?: readonly string[];
 }
 
 export interface PipelineOptions {
@@ -114,6 +121,7 @@ export interface PipelineStats {
 
 interface Entry {
   source: string;
+  recordIds: readonly string[] | undefined;
   position: SourcePosition | undefined;
   dispatchedAt: number;
   state: 0 | 1 | 2; // 0 in flight, 1 partial received, 2 merged
@@ -286,8 +294,13 @@ export class Pipeline {
       ps = { entries: [], line: 0, flushed: undefined };
       this.perSource.set(source, ps);
     }
-    const entry: Entry = { source, position: batch.position, dispatchedAt: performance.now(), state: 0, lines: 0, prefixLines: batch.prefixLines ?? 0, bytesIn: batch.bytes.length, errors: [] };
+    const entry: Entry = { source, recordIds: batch.recordIds, position: batch.position, dispatchedAt: performance.now(), state: 0, lines: 0, prefixLines: batch.prefixLines ?? 0, bytesIn: batch.bytes.length, errors: [] };
     ps.entries.push(entry);
+    if (batch.bytes.length === 0) {
+      // Nothing to decode: the position moves once the batches before it are flushed.
+      entry.state = 2;
+      return;
+    }
     this.stats.batches++;
     this.inFlight++;
     const done = this.runBatch(batch, entry, this.ctx, this.closedBefore(), false).finally(() => {
@@ -305,7 +318,8 @@ export class Pipeline {
 
   private async runBatch(batch: RawBatch, entry: Entry, ctx: TaskContext, closedBefore: number, retry: boolean): Promise<void> {
     let bytes = batch.bytes;
-    const task: AggregateTask | EnrichTask = this.rollup === 'none' ? { kind: 'enrich', ctx, bytes } : { kind: 'aggregate', ctx, bytes, closedBefore };
+    const recordEnds = batch.recordEnds;
+    const task: AggregateTask | EnrichTask = this.rollup === 'none' ? { kind: 'enrich', ctx, bytes, ...(recordEnds !== undefined ? { recordEnds } : {}) } : { kind: 'aggregate', ctx, bytes, closedBefore, ...(recordEnds !== undefined ? { recordEnds } : {}) };
     let transfer: ArrayBuffer[] = [];
     if (!(bytes.buffer instanceof SharedArrayBuffer)) {
       // Transfer needs the whole buffer; a view of part of a larger one is copied once (sources that
@@ -404,13 +418,40 @@ export class Pipeline {
     if (this.pendingRows >= this.mergeRows && this.merging === null && this.fatal === null) void this.mergeRound().catch((e: unknown) => this.fail(e as Error));
   }
 
-  /** Merges every partial received so far into the partition tables (one task per partition, in parallel). */
+  /**
+   * Partials whose every earlier batch of the same source has arrived. Only those are merged, so the
+   * tables (and so every flush) hold exactly a prefix of each source's batches: the positions a flush
+   * names then cover every row in it and no other, which is what lets the DuckDB sink commit rows and
+   * checkpoints together. A partial that overtook a slower earlier batch waits in `pending`.
+   */
+  private takeReady(): { view: PartialView; entry: Entry }[] {
+    const ready = new Set<Entry>();
+    for (const ps of this.perSource.values()) {
+      for (const e of ps.entries) {
+        if (e.state === 0) break;
+        ready.add(e);
+      }
+    }
+    const take: { view: PartialView; entry: Entry }[] = [];
+    const keep: { view: PartialView; entry: Entry }[] = [];
+    let keptRows = 0;
+    for (const p of this.pending) {
+      if (ready.has(p.entry)) take.push(p);
+      else {
+        keep.push(p);
+        keptRows += p.view.rows;
+      }
+    }
+    this.pending = keep;
+    this.pendingRows = keptRows;
+    return take;
+  }
+
+  /** Merges every ready partial (takeReady) into the partition tables (one task per partition, in parallel). */
   private mergeRound(): Promise<void> {
     if (this.merging !== null) return this.merging.then(() => (this.pending.length > 0 ? this.mergeRound() : undefined));
-    const batch = this.pending;
+    const batch = this.takeReady();
     if (batch.length === 0) return Promise.resolve();
-    this.pending = [];
-    this.pendingRows = 0;
     const partials = batch.map((b) => b.view.sab);
     const round = Promise.all(
       this.tables.map((t, p) => {
@@ -469,7 +510,11 @@ export class Pipeline {
       let moved = false;
       while (ps.entries.length > 0 && (ps.entries[0] as Entry).state === 2) {
         const e = ps.entries.shift() as Entry;
-        for (const err of e.errors) if (this.errors.length < MAX_REPORTED_ERRORS) this.errors.push({ source: e.source, line: err.line === 0 ? 0 : ps.line + err.line - e.prefixLines, reason: err.reason });
+        for (const err of e.errors) {
+          if (this.errors.length >= MAX_REPORTED_ERRORS) break;
+          if (err.record !== undefined) this.errors.push({ source: e.source, line: 0, reason: `record ${e.recordIds?.[err.record] ?? `#${err.record + 1}`}: ${err.reason}` });
+          else this.errors.push({ source: e.source, line: err.line === 0 ? 0 : ps.line + err.line - e.prefixLines, reason: err.reason });
+        }
         ps.line += e.lines;
         if (e.position !== undefined) {
           ps.flushed = e.position;

@@ -44,6 +44,8 @@ export const MAX_ERRORS = 20;
 
 export interface ParseErrorEntry {
   line: number;
+  /** Index of the Kinesis record in its batch (the pipeline names it by sequence number). */
+  record?: number;
   reason: string;
 }
 

@@ -54,6 +54,8 @@ export interface AggregateTask {
   bytes: Uint8Array;
   /** Windows with index < this are closed (the watermark when the batch was dispatched). */
   closedBefore: number;
+  /** Kinesis: the end offset of each record in `bytes`; each record is decoded on its own. */
+  recordEnds?: Uint32Array;
 }
 
 /** `--rollup none`: the same decode and lookups, rendered as enriched JSON lines instead of aggregated. */
@@ -61,6 +63,7 @@ export interface EnrichTask {
   kind: 'enrich';
   ctx: TaskContext;
   bytes: Uint8Array;
+  recordEnds?: Uint32Array;
 }
 
 export interface EnrichResult {
@@ -144,8 +147,13 @@ class BytesDictionary implements TextDictionary {
 const dict = new BytesDictionary();
 const hb = new HeartbeatCollector();
 
+/** The record being decoded when a batch is a list of Kinesis records, else -1. */
+let recordIndex = -1;
+
 function onIssue(issue: ParseIssue): void {
-  if (errors.length < MAX_ERRORS) errors.push({ line: issue.n, reason: issue.unit === 'event' ? `event ${issue.n}: ${issue.reason}` : issue.reason });
+  if (errors.length >= MAX_ERRORS) return;
+  const reason = issue.unit === 'event' ? `event ${issue.n}: ${issue.reason}` : issue.reason;
+  errors.push(recordIndex < 0 ? { line: issue.n, reason } : { line: 0, record: recordIndex, reason: issue.unit === 'event' ? reason : `line ${issue.n}: ${reason}` });
 }
 
 function onBatch(batch: FlowBatch): void {
@@ -197,18 +205,56 @@ function generation(ctx: TaskContext): { view: IndexView; projSrc: Int32Array; p
  * (DESIGN.md §9: one bad record is skipped and counted, the rest kept). Returns the decoder's stats and
  * whether the input was damaged.
  */
-function decodeTask(ctx: TaskContext, bytes: Uint8Array): { st: FlowDecoder['stats']; damaged: boolean } {
+function decodeTask(ctx: TaskContext, bytes: Uint8Array, recordEnds: Uint32Array | undefined): { st: FlowDecoder['stats']; damaged: boolean } {
   if (decoderFor === null || decoderFor.fields !== ctx.fields) decoderFor = { fields: ctx.fields, decoder: new FlowDecoder({ fields: ctx.fields, onBatch, onIssue }) };
+  const decoder = decoderFor.decoder;
+  if (recordEnds !== undefined) return { st: decodeRecords(decoder, bytes, recordEnds), damaged: false };
   let damaged = false;
   try {
-    decodeWhole(decoderFor.decoder, bytes);
+    decodeWhole(decoder, bytes);
   } catch (e) {
     damaged = true;
     if (errors.length < MAX_ERRORS) errors.push({ line: 0, reason: (e as Error).message });
   } finally {
     current = null;
   }
-  return { st: decoderFor.decoder.stats, damaged };
+  return { st: decoder.stats, damaged };
+}
+
+/**
+ * Kinesis batches: every record is its own input (its own gzip member, envelope or lines), so one
+ * damaged record is counted as malformed and reported by its index, and the records around it are
+ * kept (DESIGN.md §9 "Batches and retries"). Lines of a record continue the lines before the damage.
+ */
+function decodeRecords(decoder: FlowDecoder, bytes: Uint8Array, ends: Uint32Array): FlowDecoder['stats'] {
+  const sum = { ...decoder.stats, encoding: 'empty' as FlowDecoder['stats']['encoding'], records: 0, malformed: 0, headerLines: 0, blankLines: 0, envelopes: 0, controlMessages: 0, events: 0 };
+  let start = 0;
+  try {
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i] as number;
+      recordIndex = i;
+      try {
+        decodeWhole(decoder, bytes.subarray(start, end));
+      } catch (e) {
+        sum.malformed++;
+        if (errors.length < MAX_ERRORS) errors.push({ line: 0, record: i, reason: (e as Error).message });
+      }
+      const st = decoder.stats;
+      if (st.encoding !== 'empty') sum.encoding = st.encoding;
+      sum.records += st.records;
+      sum.malformed += st.malformed;
+      sum.headerLines += st.headerLines;
+      sum.blankLines += st.blankLines;
+      sum.envelopes += st.envelopes;
+      sum.controlMessages += st.controlMessages;
+      sum.events += st.events;
+      start = end;
+    }
+  } finally {
+    recordIndex = -1;
+    current = null;
+  }
+  return sum;
 }
 
 /** Lines (or envelope events) a decode saw: records, malformed, header and blank lines. */
@@ -229,7 +275,7 @@ export function aggregate(task: AggregateTask): SharedArrayBuffer | AggregateRes
   counters[C_MAX_START] = -Infinity;
   errors = [];
   current = { ctx, closedBefore: task.closedBefore, ...g, enriched: null, enrichCounts: { flows: 0, nodata: 0, packets: 0, bytes: 0, unSrc: 0, unDst: 0, maxStart: -Infinity } };
-  const { st, damaged } = decodeTask(ctx, task.bytes);
+  const { st, damaged } = decodeTask(ctx, task.bytes, task.recordEnds);
   counters[P_ENVELOPES] = st.envelopes;
   counters[P_CONTROL_MESSAGES] = st.controlMessages;
   counters[P_RECORDS] = st.records;
@@ -250,7 +296,7 @@ export function enrich(task: EnrichTask): EnrichResult {
   const out: string[] = [];
   const counts = { flows: 0, nodata: 0, packets: 0, bytes: 0, unSrc: 0, unDst: 0, maxStart: -Infinity };
   current = { ctx, closedBefore: 0, ...g, enriched: out, enrichCounts: counts };
-  const { st, damaged } = decodeTask(ctx, task.bytes);
+  const { st, damaged } = decodeTask(ctx, task.bytes, task.recordEnds);
   const encoded = new TextEncoder().encode(out.join(''));
   const text = new Uint8Array(new SharedArrayBuffer(encoded.length));
   text.set(encoded);
