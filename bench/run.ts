@@ -31,6 +31,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'parse-wasm': () => import('./parse/wasm.js'),
   index: () => import('./index/lookup.js'),
   e2e: () => import('./e2e/pipeline.js'),
+  duckdb: () => import('./sinks/duckdb.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -74,7 +74,7 @@ function cacheDir(): string {
 }
 
 /** Generates (once, cached in the temp dir) the flow file, the world, and the C reference's CIDR CSV. */
-function prepare(records: number): Input {
+export function prepare(records: number): Input {
   const span = Math.max(60, Math.round((records / FLOWS_PER_WINDOW) * 60));
   const dir = cacheDir();
   const path = join(dir, `e2e-v2-${records}-${SEED}-${span}.log`);
@@ -124,7 +124,7 @@ function loadShared(path: string, records: number): { bytes: Uint8Array; scanLin
   return { bytes, scanLinesPerS: (records * 1000) / scanMs };
 }
 
-function batchesOf(bytes: Uint8Array, size: number): Uint8Array[] {
+export function batchesOf(bytes: Uint8Array, size: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let at = 0; at < bytes.length; ) {
     let end = Math.min(bytes.length, at + size);
@@ -146,7 +146,7 @@ interface E2E {
   rssMb: number;
 }
 
-function pct(samples: number[]): [number, number, number] {
+export function pct(samples: number[]): [number, number, number] {
   const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: 3 });
   for (const s of samples) h.recordValue(Math.max(1, Math.round(s * 1000))); // µs
   const r: [number, number, number] = [h.getValueAtPercentile(50) / 1000, h.getValueAtPercentile(99) / 1000, h.getValueAtPercentile(99.9) / 1000];

@@ -122,6 +122,8 @@ export interface PipelineStats {
 interface Entry {
   source: string;
   recordIds: readonly string[] | undefined;
+  /** Late flows, packets, bytes of this batch (records for windows closed at its dispatch). */
+  late: [number, number, number];
   position: SourcePosition | undefined;
   dispatchedAt: number;
   state: 0 | 1 | 2; // 0 in flight, 1 partial received, 2 merged
@@ -160,9 +162,9 @@ export class Pipeline {
   private pending: { view: PartialView; entry: Entry }[] = [];
   private pendingRows = 0;
   private merging: Promise<void> | null = null;
+  private swapping = false;
   private flushing: Promise<void> | null = null;
   private flushSeq = 0;
-  private lateAtLastFlush = { flows: 0, packets: 0, bytes: 0 };
   private maxStart = -Infinity;
   private readonly perSource = new Map<string, { entries: Entry[]; line: number; flushed: SourcePosition | undefined }>();
   private waiters: (() => void)[] = [];
@@ -294,7 +296,7 @@ export class Pipeline {
       ps = { entries: [], line: 0, flushed: undefined };
       this.perSource.set(source, ps);
     }
-    const entry: Entry = { source, recordIds: batch.recordIds, position: batch.position, dispatchedAt: performance.now(), state: 0, lines: 0, prefixLines: batch.prefixLines ?? 0, bytesIn: batch.bytes.length, errors: [] };
+    const entry: Entry = { source, recordIds: batch.recordIds, late: [0, 0, 0], position: batch.position, dispatchedAt: performance.now(), state: 0, lines: 0, prefixLines: batch.prefixLines ?? 0, bytesIn: batch.bytes.length, errors: [] };
     ps.entries.push(entry);
     if (batch.bytes.length === 0) {
       // Nothing to decode: the position moves once the batches before it are flushed.
@@ -388,9 +390,10 @@ export class Pipeline {
     s.nodata += c[C_NODATA] as number;
     s.skipdata += c[C_SKIPDATA] as number;
     s.noStart += c[C_NO_START] as number;
-    s.late.flows += c[C_LATE_FLOWS] as number;
-    s.late.packets += c[C_LATE_PACKETS] as number;
-    s.late.bytes += c[C_LATE_BYTES] as number;
+    entry.late = [c[C_LATE_FLOWS] as number, c[C_LATE_PACKETS] as number, c[C_LATE_BYTES] as number];
+    s.late.flows += entry.late[0];
+    s.late.packets += entry.late[1];
+    s.late.bytes += entry.late[2];
     s.unattributedSrc += c[C_UNATTRIBUTED_SRC] as number;
     s.unattributedDst += c[C_UNATTRIBUTED_DST] as number;
     if ((c[P_DAMAGED] as number) !== 0) s.damagedBatches++;
@@ -415,7 +418,7 @@ export class Pipeline {
 
   /** Starts a merge round when enough partial rows wait and none is running (also after each round). */
   private maybeMerge(): void {
-    if (this.pendingRows >= this.mergeRows && this.merging === null && this.fatal === null) void this.mergeRound().catch((e: unknown) => this.fail(e as Error));
+    if (this.pendingRows >= this.mergeRows && this.merging === null && this.fatal === null && !this.swapping) void this.mergeRound().catch((e: unknown) => this.fail(e as Error));
   }
 
   /**
@@ -498,11 +501,24 @@ export class Pipeline {
 
   private async flushNow(): Promise<void> {
     if (this.fatal !== null) throw this.fatal;
-    await this.mergeRound();
-    // A round started by a partial that arrived meanwhile writes into the current tables: let it end,
-    // so the swap below happens with no merge running.
-    while (this.merging !== null) await this.merging;
-    if (this.fatal !== null) throw this.fatal;
+    // No new rounds start on their own until the tables are swapped: under sustained intake a round
+    // ends with enough partials waiting for the next, and the flush would wait behind them forever.
+    this.swapping = true;
+    try {
+      await this.mergeRound();
+      while (this.merging !== null) await this.merging;
+      if (this.fatal !== null) throw this.fatal;
+      await this.deliverFlush();
+    } finally {
+      if (this.swapping) {
+        this.swapping = false;
+        this.maybeMerge();
+      }
+    }
+  }
+
+  /** The swap and the delivery of one flush (flushNow holds merges off until the swap is done). */
+  private async deliverFlush(): Promise<void> {
     // Positions covered: per source, the prefix of batches that are merged.
     const positions: SourcePosition[] = [];
     const flushedEntries: Entry[] = [];
@@ -534,14 +550,20 @@ export class Pipeline {
       if (this.checkpoints !== undefined && positions.length > 0) await this.checkpoints.save(positions);
       return;
     }
-    // Rows merged from batches that are not yet a contiguous prefix still go out now (they are in the
-    // tables); only the checkpoint waits for the prefix.
+    // The tables hold exactly the batches in `flushedEntries` (takeReady merges prefixes only).
     const taken = this.tables;
     this.tables = this.spare ?? this.newTables();
     this.spare = null;
+    this.swapping = false;
+    this.maybeMerge();
     const s = this.stats;
-    const late = { flows: s.late.flows - this.lateAtLastFlush.flows, packets: s.late.packets - this.lateAtLastFlush.packets, bytes: s.late.bytes - this.lateAtLastFlush.bytes };
-    this.lateAtLastFlush = { ...s.late };
+    // Late counts travel with the batches they came from, so a flush reports exactly its batches' ones.
+    const late = { flows: 0, packets: 0, bytes: 0 };
+    for (const e of flushedEntries) {
+      late.flows += e.late[0];
+      late.packets += e.late[1];
+      late.bytes += e.late[2];
+    }
     const rollups: RollupBatch = decodeRows(taken, { plan: this.plan, windowSeconds: this.windowSeconds, projector: this.projector, dict: this.dict, text: this.text }, ++this.flushSeq, positions, late);
     for (const t of taken) t.clear();
     this.spare = taken;

@@ -121,3 +121,21 @@ test('a flush holds exactly a prefix of each source: a batch that overtook a slo
   const want = firstSaved === undefined ? 0 : firstSaved === '1' ? sum(big).flows : sum([...big, ...small]).flows;
   assert.equal(first, want, `first flush had ${first} flows with position ${firstSaved}`);
 });
+
+test('flushes happen on their interval under sustained intake (merge rounds do not starve them)', async () => {
+  const gen = new TrafficGenerator(undefined, { seed: 11, hosts: 2000, subnets: 64, startTime: 1763900000, spanSeconds: 600 });
+  const text: Uint8Array = gen.lines(20_000);
+  const sink = new CollectSink();
+  // Small merge rounds so one is nearly always running, as at full speed on big inputs.
+  const p = new Pipeline({ sink, index: smallIndex(64), workers: 2, dimensions: 'src.app,dst.app', flushIntervalMs: 100, mergeRows: 1000 });
+  const t0 = performance.now();
+  let flushesDuring = 0;
+  while (performance.now() - t0 < 1500) {
+    const u = new Uint8Array(new SharedArrayBuffer(text.length));
+    u.set(text);
+    await p.submit({ bytes: u });
+    flushesDuring = p.stats.flushes;
+  }
+  await p.close();
+  assert.ok(flushesDuring >= 5, `only ${flushesDuring} flushes in 1.5 s of intake at a 100 ms interval`);
+});

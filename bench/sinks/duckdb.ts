@@ -1,0 +1,145 @@
+// `bench duckdb`: the embedded store (issue #6's "Speed").
+//
+// Workload (printed beside the figures): the e2e benchmark's generated traffic (bench/e2e/pipeline.ts:
+// 2,000 apps, 20k nested prefixes, event-time order), run through the real pipeline with the DEFAULT
+// dimensions (9: src/dst app, region, az, protocol, dstport, action), so the rollup rows are the ones
+// a user's store gets, not synthetic ones. Full: 2M records; --quick: 1M.
+//
+//   1. Flush throughput: the same RollupBatches written to a fresh DuckDB file by DuckDbSink (one
+//      transaction per flush, DataChunks through the appender, checkpoints included), by the NDJSON
+//      sink, and by the floor: DuckDB's own appendDataChunk fed chunks whose JS values were built
+//      beforehand (what the library costs when our conversion costs nothing). CI guard: sink rows/s ÷
+//      floor rows/s, same run.
+//   2. Read-to-queryable delay: the pipeline with the DuckDB sink and --flush-interval 2s, input at
+//      full speed; hdr-histogram of dispatch → COMMIT acknowledged per batch. Issue #6: p99 within
+//      the flush interval + 2 s.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { BIGINT, DuckDBDataChunk, DuckDBInstance, DuckDBTimestampValue, TIMESTAMP, VARCHAR, type DuckDBValue } from '@duckdb/node-api';
+import { DEFAULT_DIMENSIONS, planKey } from '../../src/aggregate/dimensions.js';
+import { REASON_NAMES, type RollupBatch } from '../../src/aggregate/rollups.js';
+import { Pipeline } from '../../src/daemon/pipeline.js';
+import { DuckDbSink, columnName } from '../../src/sinks/duckdb.js';
+import { NdjsonSink } from '../../src/sinks/ndjson.js';
+import type { Sink } from '../../src/sinks/sink.js';
+import { batchesOf, pct, prepare } from '../e2e/pipeline.js';
+import type { BenchOptions, ScenarioResult } from '../run.js';
+
+/**
+ * CI floor for DuckDbSink rows/s ÷ bare-appender rows/s. Measured 0.5–0.6 here (BENCHMARKS.md): our
+ * column conversion (typed arrays → vectors) costs about as much as DuckDB's append itself. A sink that
+ * fell back to row-at-a-time appends or per-row INSERTs would land far below.
+ */
+const GUARD_RATIO = 0.25;
+const FLUSH_INTERVAL_MS = 2000;
+
+class KeepSink implements Sink {
+  readonly name = 'keep';
+  readonly batches: RollupBatch[] = [];
+  async write(b: RollupBatch): Promise<void> {
+    this.batches.push(b);
+  }
+  async close(): Promise<void> {}
+}
+
+/** The floor: every chunk's JS values built before the clock starts; only DuckDB's append is timed. */
+async function bareAppend(path: string, batches: readonly RollupBatch[], dims: readonly string[]): Promise<number> {
+  const inst = await DuckDBInstance.create(path);
+  const con = await inst.connect();
+  const kinds = batches[0]!.columns.map((c) => c.kind);
+  const types = [TIMESTAMP, ...kinds.map((k) => (k === 'string' ? VARCHAR : BIGINT)), VARCHAR, VARCHAR, BIGINT, BIGINT, BIGINT];
+  await con.run(`CREATE TABLE rollups (window_start TIMESTAMP, ${dims.map((d, i) => `${columnName(d)} ${kinds[i] === 'string' ? 'VARCHAR' : 'BIGINT'}`).join(', ')}, src_reason VARCHAR, dst_reason VARCHAR, flows BIGINT, packets BIGINT, bytes BIGINT)`);
+  const chunks: DuckDBValue[][][] = [];
+  for (const b of batches) {
+    for (let base = 0; base < b.rows; base += 2048) {
+      const n = Math.min(2048, b.rows - base);
+      const cols: DuckDBValue[][] = [];
+      cols.push(Array.from({ length: n }, (_, i) => new DuckDBTimestampValue(BigInt(b.windowStart[base + i] as number) * 1_000_000n)));
+      for (const c of b.columns) cols.push(Array.from({ length: n }, (_, i) => (c.kind === 'string' ? (c.dict[c.ids[base + i] as number] ?? null) : BigInt(c.values[base + i] as number))));
+      cols.push(Array.from({ length: n }, (_, i) => REASON_NAMES[b.srcReason[base + i] as number] ?? null));
+      cols.push(Array.from({ length: n }, (_, i) => REASON_NAMES[b.dstReason[base + i] as number] ?? null));
+      for (const a of [b.flows, b.packets, b.bytes]) cols.push(Array.from({ length: n }, (_, i) => BigInt(a[base + i] as number)));
+      chunks.push(cols);
+    }
+  }
+  const t0 = performance.now();
+  await con.run('BEGIN');
+  const ap = await con.createAppender('rollups');
+  for (const cols of chunks) {
+    const chunk = DuckDBDataChunk.create(types, cols[0]!.length);
+    chunk.setColumns(cols);
+    ap.appendDataChunk(chunk);
+  }
+  ap.flushSync();
+  ap.closeSync();
+  await con.run('COMMIT');
+  const ms = performance.now() - t0;
+  con.closeSync();
+  inst.closeSync();
+  return ms;
+}
+
+export async function run(opts: BenchOptions): Promise<ScenarioResult> {
+  const records = opts.quick ? 1_000_000 : 2_000_000;
+  const input = prepare(records);
+  const batches = batchesOf(input.bytes, 4 << 20);
+  const dims = DEFAULT_DIMENSIONS.split(',');
+  const plan = planKey(DEFAULT_DIMENSIONS);
+  const dir = mkdtempSync(join(tmpdir(), 'dredge-bench-duckdb-'));
+  try {
+    // Real rollup rows: the pipeline over the input, flushes kept (one flush at close: all groups).
+    const keep = new KeepSink();
+    const p = new Pipeline({ sink: keep, index: input.view, workers: 2, dimensions: DEFAULT_DIMENSIONS, flushIntervalMs: 3_600_000 });
+    for (const b of batches) await p.submit({ bytes: b, source: 'bench', position: { key: 'bench', value: String(b.byteOffset + b.length) } });
+    const st = await p.close();
+    const rowsTotal = keep.batches.reduce((n, b) => n + b.rows, 0);
+
+    const sink = await DuckDbSink.open({ path: join(dir, 'sink.duckdb'), plan, windowSeconds: 60 });
+    let t0 = performance.now();
+    for (const b of keep.batches) await sink.write(b);
+    const sinkMs = performance.now() - t0;
+    await sink.close();
+
+    const nd = new NdjsonSink({ dir: join(dir, 'ndjson') });
+    t0 = performance.now();
+    for (const b of keep.batches) await nd.write(b);
+    const ndMs = performance.now() - t0;
+    await nd.close();
+
+    const floorMs = await bareAppend(join(dir, 'floor.duckdb'), keep.batches, dims);
+
+    // Read-to-queryable delay with the DuckDB sink in the loop.
+    const live = await DuckDbSink.open({ path: join(dir, 'live.duckdb'), plan, windowSeconds: 60 });
+    const p2 = new Pipeline({ sink: live, index: input.view, workers: 2, dimensions: DEFAULT_DIMENSIONS, flushIntervalMs: FLUSH_INTERVAL_MS, checkpoints: live.checkpoints });
+    t0 = performance.now();
+    for (const b of batches) await p2.submit({ bytes: b, source: 'bench', position: { key: 'bench', value: String(b.byteOffset + b.length) } });
+    const st2 = await p2.close();
+    const liveMs = performance.now() - t0;
+    const delay = pct(st2.flushDelayMs);
+
+    const rate = (ms: number): number => (rowsTotal * 1000) / ms;
+    const k = (x: number): string => `${(x / 1e6).toFixed(2)}M`;
+    const ratio = rate(sinkMs) / rate(floorMs);
+    return {
+      scenario: 'duckdb',
+      rows: [
+        { case: 'DuckDbSink.write (transaction, DataChunks, checkpoint)', rows: rowsTotal, ms: Math.round(sinkMs), 'rows/s': k(rate(sinkMs)) },
+        { case: 'floor: bare appendDataChunk, values prebuilt', rows: rowsTotal, ms: Math.round(floorMs), 'rows/s': k(rate(floorMs)) },
+        { case: 'NdjsonSink.write (same batches)', rows: rowsTotal, ms: Math.round(ndMs), 'rows/s': k(rate(ndMs)) },
+        { case: `pipeline → DuckDB, flush every ${FLUSH_INTERVAL_MS / 1000}s: read → queryable ms p50/p99/p99.9`, rows: st2.rowsFlushed, ms: Math.round(liveMs), 'rows/s': delay.map((x) => x.toFixed(0)).join(' / ') },
+      ],
+      notes: [
+        `workload: ${records} v2 records (${st.flows} flows), default dimensions (${dims.length}), ${rowsTotal} rollup rows = ${(rowsTotal / st.flows).toFixed(2)} rows/flow in one flush; read→queryable run: ${st2.flushes} flushes, ${k((st2.flows * 1000) / liveMs)} flows/s`,
+      ],
+      guards: [
+        { name: 'DuckDbSink rows/s ÷ bare appender rows/s', ok: ratio >= GUARD_RATIO, detail: `${ratio.toFixed(2)} (floor ${GUARD_RATIO})` },
+        { name: `read → queryable p99 ≤ flush interval + 2 s`, ok: delay[1] <= FLUSH_INTERVAL_MS + 2000, detail: `p99 ${delay[1].toFixed(0)} ms` },
+      ],
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
