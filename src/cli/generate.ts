@@ -9,6 +9,13 @@
 //                       check what it decoded: records, flows (log-status OK), nodata, skipdata,
 //                       packets and bytes (of the OK records), and the range of `start`
 //
+// `dredge generate --kinesis STREAM --out DIR …` sends the same records to a Kinesis stream instead of
+// flow files (PutRecords through src/sources/kinesis/producer.ts), paced to --rate flows/s in real
+// time, and still writes snapshot.csv, events.ndjson and truth.json to DIR (truth.json's `kinesis`
+// says what was sent: records, bytes, calls, retried entries). Same options, same flow lines as the
+// file target: only the framing differs (N lines per Kinesis record, or one gzipped CloudWatch
+// envelope of N events per record).
+//
 // truth.json comes last: its presence says the run is complete. Every file is written under a
 // temporary name and renamed, so a watcher never sees half a file. Records are produced chunk by chunk
 // and pulled by the file stream (and gzip), so memory stays bounded for any --flows. Same options, same
@@ -25,10 +32,14 @@ import { formatTime, parseDuration, parseTime } from '../index/load/time.js';
 import { FlowFormat } from '../parse/fields.js';
 import { DEFAULT_TRAFFIC, type FlowValues, TrafficGenerator, cloudWatchEnvelopes } from '../sources/generator/traffic.js';
 import { MAX_SUBNETS, buildWorld } from '../sources/generator/world.js';
+import { makeKinesisClient } from '../sources/kinesis/client.js';
+import { type PutRecordsResult, addResult, emptyResult, putRecords } from '../sources/kinesis/producer.js';
 import { CliUsageError, parseCli } from './args.js';
 
 const HELP = `usage: dredge generate --out DIR [--flows N] [--seed S] [--fields "<names>"] [--files K] [--gzip]
                       [--envelope cloudwatch] [--span DURATION] [--start TIME] [--subnets N] [--json]
+       dredge generate --kinesis STREAM --out DIR [--endpoint URL] [--region R] [--rate FLOWS/S]
+                      [--duration DURATION] [--flows N] [--lines-per-record N] [--envelope cloudwatch|none] …
 
 Writes seeded, realistic VPC flow-log traffic with its matching inventory and ground truth to DIR:
 flows-0001.log … (the records), snapshot.csv and events.ndjson (who owns the addresses, for
@@ -48,7 +59,22 @@ always give the same bytes.
   --span DURATION        spread the records' start times over this (e.g. 1h, 90m, 3600; default 1h)
   --start TIME           first start time, ISO-8601 with a zone or epoch seconds (default ${formatTime(DEFAULT_TRAFFIC.startTime)})
   --subnets N            /20 subnets of the address layout, 1 to ${MAX_SUBNETS} (default ${DEFAULT_TRAFFIC.subnets})
-  --json                 print the summary as JSON on stdout (progress stays on stderr)`;
+  --json                 print the summary as JSON on stdout (progress stays on stderr)
+
+To a Kinesis stream (the stream must exist; snapshot.csv, events.ndjson and truth.json still go to
+--out; a JSON summary with the totals sent is always printed on stdout):
+  --kinesis STREAM       send the records to this stream with PutRecords instead of writing flow files
+  --endpoint URL         a Kinesis-compatible endpoint (kinesalite: http://127.0.0.1:4567)
+  --region R             AWS region (default: AWS_REGION, else the shared config; us-east-1 for a local endpoint)
+  --rate FLOWS/S         send this many flows per second, in real time (default 1000; with --flows and
+                         neither --rate nor --duration: as fast as the stream takes them)
+  --duration DURATION    how long to send at --rate (default 60s); --flows N is the total instead, and
+                         --flows with --duration sends N flows spread evenly over DURATION
+  --lines-per-record N   flow lines per Kinesis record, or CloudWatch events per envelope (default 100;
+                         500 with --envelope cloudwatch)
+  --envelope cloudwatch  each record is one gzipped CloudWatch Logs subscription envelope (what a
+                         subscription filter writes); none (default): newline-separated lines, no header
+                         (a custom format is then read with \`dredge run --fields\`)`;
 
 /** Lines per chunk handed to the file stream (~400 KB of v2 text). */
 const CHUNK_LINES = 4096;
@@ -96,6 +122,8 @@ export interface Truth {
   /** Range of the records' `start` (epoch seconds); null when the format has no `start`. */
   start: { min: number; max: number; minIso: string; maxIso: string } | null;
   files: FileTruth[];
+  /** `--kinesis` runs: what was sent to the stream (files is then empty). */
+  kinesis?: KinesisTruth;
   world: { snapshot: string; events: string; prefixes: number; byLength: Record<number, number>; apps: number; churnAddresses: number; changeEvents: number };
 }
 
@@ -117,13 +145,33 @@ export async function run(argv: string[]): Promise<number> {
     start: { type: 'string' },
     subnets: { type: 'string' },
     json: { type: 'boolean' },
+    kinesis: { type: 'string' },
+    endpoint: { type: 'string' },
+    region: { type: 'string' },
+    rate: { type: 'string' },
+    duration: { type: 'string' },
+    'lines-per-record': { type: 'string' },
   }, HELP);
   if (values.help === true) {
     process.stdout.write(HELP + '\n');
     return 0;
   }
   if (positionals.length > 0) throw new CliUsageError(`unexpected argument "${positionals[0]}"; flags only (the output folder is --out DIR)\n\n${HELP}`);
-  if (values.out === undefined || values.out === '') throw new CliUsageError(`--out DIR is required: the folder to write the flow files, snapshot.csv, events.ndjson and truth.json into\n\n${HELP}`);
+  const toKinesis = values.kinesis !== undefined;
+  if (values.out === undefined || values.out === '') {
+    throw new CliUsageError(toKinesis
+      ? `--out DIR is required with --kinesis too: the folder for snapshot.csv, events.ndjson and truth.json (the inventory \`dredge run\` needs)\n\n${HELP}`
+      : `--out DIR is required: the folder to write the flow files, snapshot.csv, events.ndjson and truth.json into\n\n${HELP}`);
+  }
+  if (!toKinesis) {
+    for (const f of ['endpoint', 'region', 'rate', 'duration', 'lines-per-record'] as const) {
+      if (values[f] !== undefined) throw new CliUsageError(`--${f} applies only with --kinesis STREAM`);
+    }
+  } else {
+    if (values.kinesis === '') throw new CliUsageError('--kinesis takes the name of an existing stream');
+    if (values.files !== undefined || values.gzip === true) throw new CliUsageError('--files and --gzip describe flow files; with --kinesis records go to the stream (use --envelope cloudwatch for gzipped records)');
+    if (values.envelope === 'none') values.envelope = undefined;
+  }
   const flows = wholeNumber('--flows', values.flows, 100_000, 1, Number.MAX_SAFE_INTEGER);
   const files = wholeNumber('--files', values.files, 1, 1, 99_999);
   if (files > flows) throw new CliUsageError(`--files ${files} is more than --flows ${flows}; every file gets at least one record`);
@@ -167,6 +215,19 @@ export async function run(argv: string[]): Promise<number> {
     subnets: wholeNumber('--subnets', values.subnets, DEFAULT_TRAFFIC.subnets, 1, MAX_SUBNETS),
   };
   const json = values.json === true;
+  if (toKinesis) {
+    const pace = kinesisPace(values.flows === undefined ? undefined : flows, values.rate, values.duration);
+    const k: KinesisTarget = {
+      stream: values.kinesis as string,
+      endpoint: values.endpoint,
+      region: values.region,
+      ...pace,
+      linesPerRecord: wholeNumber('--lines-per-record', values['lines-per-record'], envelope !== null ? EVENTS_PER_ENVELOPE : 100, 1, 10_000),
+    };
+    const summary = await generateKinesis({ ...opts, flows: pace.total }, k, (line) => process.stderr.write(line + '\n'));
+    process.stdout.write(JSON.stringify(summary) + '\n');
+    return 0;
+  }
   const summary = await generate(opts, (line) => process.stderr.write(line + '\n'));
   if (json) process.stdout.write(JSON.stringify(summary) + '\n');
   else process.stderr.write(renderSummary(summary));
@@ -180,6 +241,32 @@ function wholeNumber(flag: string, v: string | undefined, fallback: number, min:
   const n = /^\d+(\.\d+)?(e\d+)?$/i.test(s) ? Number(s) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new CliUsageError(`${flag} takes a whole number from ${min} to ${max}, got "${v}"`);
   return n;
+}
+
+/** --flows / --rate / --duration → how many flows to send and how fast (null: as fast as possible). */
+function kinesisPace(flows: number | undefined, rateFlag: string | undefined, durationFlag: string | undefined): { total: number; rate: number | null } {
+  let seconds: number | null = null;
+  if (durationFlag !== undefined) {
+    const d = parseDuration(durationFlag);
+    if (d === null || !(d > 0)) throw new CliUsageError(`--duration takes a duration such as 60s, 5m or 1h, got "${durationFlag}"`);
+    seconds = d;
+  }
+  let rate: number | null = null;
+  if (rateFlag !== undefined) {
+    const r = Number(rateFlag.trim().replace(/_/g, ''));
+    if (!(r > 0) || !Number.isFinite(r)) throw new CliUsageError(`--rate takes flows per second, a number > 0, got "${rateFlag}"`);
+    rate = r;
+  }
+  if (flows !== undefined) {
+    if (rate !== null && seconds !== null) throw new CliUsageError('give at most two of --flows, --rate and --duration: the third follows from them');
+    if (seconds !== null) return { total: flows, rate: flows / seconds };
+    return { total: flows, rate };
+  }
+  rate ??= 1000;
+  seconds ??= 60;
+  const total = Math.round(rate * seconds);
+  if (total < 1) throw new CliUsageError(`--rate ${rate} for --duration ${seconds}s sends no flow; raise either`);
+  return { total, rate };
 }
 
 /** Running totals, fed the values of every generated record. */
@@ -212,13 +299,7 @@ export async function generate(o: GenerateOptions, log: (line: string) => void):
     throw new DredgeError('DREDGE_ERR_CONFIG', `cannot create the output folder ${o.out}: ${(e as Error).message}; check --out`);
   }
   const traffic = { seed: o.seed, startTime: o.startTime, spanSeconds: o.spanSeconds, subnets: o.subnets };
-
-  const world = buildWorld(traffic);
-  await writeWhole(o.out, 'snapshot.csv', world.snapshotCsv);
-  const lengths = Object.entries(world.byLength).map(([len, n]) => `${n} /${len}`).join(', ');
-  log(`wrote ${join(o.out, 'snapshot.csv')}: ${world.prefixes} prefixes (${lengths}) over ${world.apps} apps`);
-  await writeWhole(o.out, 'events.ndjson', world.eventsNdjson);
-  log(`wrote ${join(o.out, 'events.ndjson')}: ${world.events} change events (${world.assigns} assign, ${world.releases} release) on ${world.churnAddresses} addresses`);
+  const world = await writeWorld(o, log);
 
   // Records come in event-time order across the span with up to 5 minutes of delay (within the
   // default 10-minute lateness), as a stream delivers them; uniform random times would make most of a
@@ -241,8 +322,29 @@ export async function generate(o: GenerateOptions, log: (line: string) => void):
     log(`wrote ${join(o.out, name)}: ${tally.records - before} records, ${bytes} bytes`);
   }
 
+  const truth = makeTruth(o, tally, world, files);
+  await writeWhole(o.out, 'truth.json', JSON.stringify(truth, null, 2) + '\n');
+  log(`wrote ${join(o.out, 'truth.json')}`);
+  return { out: o.out, ...truth, seconds: (performance.now() - t0) / 1000 };
+}
+
+type World = ReturnType<typeof buildWorld>;
+
+/** snapshot.csv and events.ndjson: the inventory the generated addresses resolve against. */
+async function writeWorld(o: GenerateOptions, log: (line: string) => void): Promise<World> {
+  const world = buildWorld({ seed: o.seed, startTime: o.startTime, spanSeconds: o.spanSeconds, subnets: o.subnets });
+  await writeWhole(o.out, 'snapshot.csv', world.snapshotCsv);
+  const lengths = Object.entries(world.byLength).map(([len, n]) => `${n} /${len}`).join(', ');
+  log(`wrote ${join(o.out, 'snapshot.csv')}: ${world.prefixes} prefixes (${lengths}) over ${world.apps} apps`);
+  await writeWhole(o.out, 'events.ndjson', world.eventsNdjson);
+  log(`wrote ${join(o.out, 'events.ndjson')}: ${world.events} change events (${world.assigns} assign, ${world.releases} release) on ${world.churnAddresses} addresses`);
+  return world;
+}
+
+function makeTruth(o: GenerateOptions, tally: Tally, world: World, files: FileTruth[]): Truth {
   const has = (f: string): boolean => o.format.indexOf(f) >= 0;
-  const truth: Truth = {
+  const custom = !o.format.equals(FlowFormat.V2_DEFAULT);
+  return {
     seed: o.seed,
     fields: o.format.names.join(' '),
     customFormat: custom,
@@ -260,9 +362,124 @@ export async function generate(o: GenerateOptions, log: (line: string) => void):
     files,
     world: { snapshot: 'snapshot.csv', events: 'events.ndjson', prefixes: world.prefixes, byLength: world.byLength, apps: world.apps, churnAddresses: world.churnAddresses, changeEvents: world.events },
   };
+}
+
+export interface KinesisTarget {
+  stream: string;
+  endpoint?: string | undefined;
+  region?: string | undefined;
+  /** Flows per second in real time; null: as fast as the stream takes them. */
+  rate: number | null;
+  /** Flow lines per record (or CloudWatch events per envelope). */
+  linesPerRecord: number;
+}
+
+/** truth.json's account of a --kinesis run. */
+export interface KinesisTruth {
+  stream: string;
+  linesPerRecord: number;
+  /** Kinesis records written, their data bytes, PutRecords calls (retries included), entries re-sent. */
+  records: number;
+  bytes: number;
+  calls: number;
+  retried: number;
+  throttledCalls: number;
+  /** Calls that failed with 5xx/network errors and were re-sent: their records may be in the stream twice. */
+  ambiguousCalls: number;
+  /** Records per shard id. */
+  shards: Record<string, number>;
+  rate: number | null;
+  /** Flows per second actually sent. */
+  achievedRate: number;
+  /** Stopped early by SIGINT/SIGTERM (the totals cover what was sent). */
+  interrupted: boolean;
+}
+
+/** Flows generated per PutRecords round at most: bounds memory when the stream falls behind --rate. */
+const MAX_FLOWS_PER_ROUND = 50_000;
+
+/**
+ * Sends `o.flows` generated flows to a Kinesis stream, paced to `k.rate`; writes the inventory and
+ * truth.json (with `kinesis`) to `o.out`. SIGINT/SIGTERM stop after the call in flight.
+ */
+export async function generateKinesis(o: GenerateOptions, k: KinesisTarget, log: (line: string) => void): Promise<GenerateSummary & { kinesis: KinesisTruth }> {
+  const t0 = performance.now();
+  try {
+    mkdirSync(o.out, { recursive: true });
+  } catch (e) {
+    throw new DredgeError('DREDGE_ERR_CONFIG', `cannot create the output folder ${o.out}: ${(e as Error).message}; check --out`);
+  }
+  const world = await writeWorld(o, log);
+  const gen = new TrafficGenerator(o.format, { seed: o.seed, startTime: o.startTime, spanSeconds: o.spanSeconds, subnets: o.subnets, flowsPerSecond: o.flows / o.spanSeconds, maxDelaySeconds: Math.min(300, o.spanSeconds) });
+  const tally = new Tally();
+  const client = makeKinesisClient({ endpoint: k.endpoint, region: k.region });
+  const sent: PutRecordsResult = emptyResult();
+  let interrupted = false;
+  const onSignal = (): void => {
+    interrupted = true;
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  log(`sending ${o.flows} flows to Kinesis stream ${k.stream}${k.endpoint !== undefined ? ` at ${k.endpoint}` : ''}${k.rate !== null ? ` at ${k.rate} flows/s` : ' as fast as it takes them'}, ${k.linesPerRecord} ${o.envelope !== null ? 'events per envelope' : 'lines per record'}`);
+  const start = performance.now();
+  let lastLog = start;
+  try {
+    while (tally.records < o.flows && !interrupted) {
+      const elapsed = (performance.now() - start) / 1000;
+      const due = k.rate === null ? o.flows : Math.min(o.flows, Math.floor(k.rate * elapsed) + 1);
+      if (due <= tally.records) {
+        // Wait for the next flow to fall due (at most 100 ms, so a stop signal is noticed soon).
+        const next = ((tally.records + 1) / (k.rate as number)) * 1000 - (performance.now() - start);
+        await new Promise((r) => setTimeout(r, Math.max(1, Math.min(100, next))));
+        continue;
+      }
+      const n = Math.min(due - tally.records, MAX_FLOWS_PER_ROUND);
+      const records = kinesisRecords(gen, tally, n, k.linesPerRecord, o.envelope !== null, o.startTime * 1000);
+      addResult(sent, await putRecords(client, k.stream, records, { log }));
+      const now = performance.now();
+      if (now - lastLog >= 5000) {
+        log(`sent ${tally.records} of ${o.flows} flows in ${sent.records} records (${Math.round(tally.records / ((now - start) / 1000))} flows/s)`);
+        lastLog = now;
+      }
+    }
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    client.destroy();
+  }
+  const seconds = (performance.now() - start) / 1000;
+  const kinesis: KinesisTruth = {
+    stream: k.stream,
+    linesPerRecord: k.linesPerRecord,
+    records: sent.records,
+    bytes: sent.bytes,
+    calls: sent.calls,
+    retried: sent.retriedEntries,
+    throttledCalls: sent.throttledCalls,
+    ambiguousCalls: sent.ambiguousCalls,
+    shards: sent.shards,
+    rate: k.rate,
+    achievedRate: seconds > 0 ? tally.records / seconds : 0,
+    interrupted,
+  };
+  const truth = { ...makeTruth(o, tally, world, []), kinesis };
   await writeWhole(o.out, 'truth.json', JSON.stringify(truth, null, 2) + '\n');
-  log(`wrote ${join(o.out, 'truth.json')}`);
+  log(`sent ${tally.records} flows in ${sent.records} Kinesis records (${sent.bytes} bytes, ${sent.calls} calls, ${sent.retriedEntries} entries re-sent) in ${seconds.toFixed(2)} s; wrote ${join(o.out, 'truth.json')}`);
   return { out: o.out, ...truth, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** `n` more flows as Kinesis records: `per` lines each, or one gzipped envelope of `per` events each. */
+function kinesisRecords(gen: TrafficGenerator, tally: Tally, n: number, per: number, envelope: boolean, firstTimestampMs: number): Buffer[] {
+  const lines: string[] = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    lines[i] = gen.line();
+    tally.add(gen.last as FlowValues);
+  }
+  // Event ids and timestamps number the flows of the whole run, as the file target's envelopes do.
+  if (envelope) return cloudWatchEnvelopes(lines, per, firstTimestampMs, tally.records - n);
+  const out: Buffer[] = [];
+  for (let i = 0; i < n; i += per) out.push(Buffer.from(lines.slice(i, i + per).join('\n') + '\n', 'latin1'));
+  return out;
 }
 
 function* lineChunks(gen: TrafficGenerator, tally: Tally, count: number, header: string | null): Generator<Buffer> {
