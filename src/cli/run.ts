@@ -22,9 +22,12 @@ import { DEFAULT_DB, DuckDbSink } from '../sinks/duckdb.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
 import type { CheckpointStore, Sink, SourcePosition } from '../sinks/sink.js';
 import { listInputs, readFiles, type FileProgress } from '../sources/files/file-source.js';
+import { makeKinesisClient } from '../sources/kinesis/client.js';
+import { KinesisSource } from '../sources/kinesis/stream-source.js';
 import { CliUsageError, parseCli } from './args.js';
 
-const HELP = `usage: dredge run --input PATH… (--snapshot FILE | --index FILE) [options] [--db FILE | --sink ndjson --out DIR] [PATH…]
+const HELP = `usage: dredge run (--input PATH… | --kinesis STREAM) (--snapshot FILE | --index FILE) [options]
+                  [--db FILE | --sink ndjson --out DIR] [PATH…]
 
 Reads flow logs, enriches both ends of every flow with the owner of that address at the flow's start,
 rolls flows up into time windows by the dimensions, and writes the rollups to the sink.
@@ -33,6 +36,12 @@ inputs
   --input PATH        a file (plain, gzip, CloudWatch envelopes), a directory (all files, recursively)
                       or - for stdin; repeatable
   --fields "NAMES"    fixed flow-log format (default: each file's header line, else the v2 default)
+  --kinesis STREAM    read every shard of this Kinesis stream instead of files (records: raw lines,
+                      gzip, or CloudWatch Logs subscription envelopes; each record decoded on its own)
+  --endpoint URL      a Kinesis-compatible endpoint (kinesalite, LocalStack); default: AWS
+  --region R          AWS region (default: the SDK chain, AWS_REGION; us-east-1 for a local endpoint)
+  --from WHERE        trim-horizon (default), latest, or an ISO time: where a shard with no checkpoint starts
+  --stop-when-caught-up  end once every shard is read to its tip (children included) and flushed
 enrichment (the time-aware IP index)
   --snapshot FILE     inventory CSV or NDJSON (repeatable)     --events FILE   change events NDJSON (repeatable)
   --ip-ranges FILE    AWS ip-ranges.json                       --index FILE    a prebuilt index (dredge index build)
@@ -54,7 +63,10 @@ output
   --no-heartbeats     do not learn owners from the flows' interface/instance ids (default: learned when
                       the snapshot has interface_id/instance_id columns; new generations every flush interval)
   --no-resume         ignore saved checkpoints (default: resume files where the last run stopped)
-  --quiet             no progress bar`;
+  --quiet             no progress bar
+
+SIGINT/SIGTERM stop reading, flush what was read, checkpoint, and exit 0 (a second signal exits at once;
+what was checkpointed is kept).`;
 
 function readText(path: string, what: string): string {
   try {
@@ -112,6 +124,14 @@ export function summaryLine(s: PipelineStats, wallMs: number): string {
   );
 }
 
+function parseFrom(v: string | undefined): 'trim-horizon' | 'latest' | Date {
+  if (v === undefined || v === 'trim-horizon') return 'trim-horizon';
+  if (v === 'latest') return 'latest';
+  const t = Date.parse(v);
+  if (!/^\d{4}-\d\d-\d\d/.test(v) || Number.isNaN(t)) throw new CliUsageError(`--from takes trim-horizon, latest or an ISO time such as 2025-11-23T12:00:00Z, got "${v}"`);
+  return new Date(t);
+}
+
 /** The configured sink and the checkpoint store that goes with it (DESIGN.md §9: DuckDB keeps both). */
 async function openSink(name: string, values: { db?: string; out?: string }, plan: KeyPlan, windowSeconds: number, rollup: string): Promise<{ sink: Sink; checkpoints: CheckpointStore; where: string }> {
   if (name === 'duckdb') {
@@ -146,6 +166,11 @@ export async function run(argv: string[]): Promise<number> {
       'no-heartbeats': { type: 'boolean' },
       rollup: { type: 'string' },
       quiet: { type: 'boolean' },
+      kinesis: { type: 'string' },
+      endpoint: { type: 'string' },
+      region: { type: 'string' },
+      from: { type: 'string' },
+      'stop-when-caught-up': { type: 'boolean' },
     },
     HELP,
   );
@@ -155,7 +180,13 @@ export async function run(argv: string[]): Promise<number> {
   }
   // Inputs may also follow the options (`dredge run … samples/*.log`), so a shell glob works.
   const inputs = [...(values.input ?? []), ...positionals];
-  if (inputs.length === 0) throw new CliUsageError(`--input PATH is required (a file, a directory, or - for stdin)\n\n${HELP}`);
+  const stream = values.kinesis;
+  if (stream !== undefined && inputs.length > 0) throw new CliUsageError('give either --kinesis STREAM or --input PATH…, not both (run one dredge per source)');
+  if (stream === undefined && inputs.length === 0) throw new CliUsageError(`--input PATH (a file, a directory, or - for stdin) or --kinesis STREAM is required\n\n${HELP}`);
+  if (stream === undefined) {
+    for (const f of ['endpoint', 'region', 'from', 'stop-when-caught-up'] as const) if (values[f] !== undefined) throw new CliUsageError(`--${f} is a Kinesis option; add --kinesis STREAM`);
+  }
+  const from = parseFrom(values.from);
   if ((values.snapshot ?? []).length === 0 && values.index === undefined && values['ip-ranges'] === undefined) {
     throw new CliUsageError('an inventory is required to enrich flows: --snapshot FILE (or --index FILE from `dredge index build`)');
   }
@@ -185,7 +216,11 @@ export async function run(argv: string[]): Promise<number> {
   // columns); without one a heartbeat could not name an owner, so none are collected.
   const refresh = builder !== null && builder.mapsInterfaces && values['no-heartbeats'] !== true ? new IndexRefresh(builder) : null;
   const dimensions = values.dimensions ?? DEFAULT_DIMENSIONS;
-  const { sink, checkpoints, where } = await openSink(sinkName, values, planKey(dimensions, keepPorts), windowSeconds, rollup);
+  const opened = await openSink(sinkName, values, planKey(dimensions, keepPorts), windowSeconds, rollup);
+  const { sink, where } = opened;
+  // The pipeline saves through this tap, so a source can learn when its positions are durable.
+  const checkpointsTap: CheckpointStore = { load: () => opened.checkpoints.load(), save: (p) => opened.checkpoints.save(p) };
+  const checkpoints = checkpointsTap;
   let pipeline: Pipeline;
   let resume: Map<string, SourcePosition>;
   try {
@@ -208,8 +243,42 @@ export async function run(argv: string[]): Promise<number> {
     await sink.close().catch(() => undefined);
     throw e;
   }
-  const paths = await listInputs(inputs);
+  const paths = stream === undefined ? await listInputs(inputs) : [];
   const progress: FileProgress = { bytesRead: 0, bytesTotal: 0, files: 0 };
+  const kinesis =
+    stream !== undefined
+      ? new KinesisSource({
+          client: makeKinesisClient({ ...(values.endpoint !== undefined ? { endpoint: values.endpoint } : {}), ...(values.region !== undefined ? { region: values.region } : {}) }),
+          stream,
+          from,
+          positions: resume,
+          stopWhenCaughtUp: values['stop-when-caught-up'] === true,
+          // A parent's SHARD_END must be checkpointed before its children start: flush now, not at the next interval.
+          onShardEnd: () => void pipeline.flush().catch(() => undefined),
+          ...(values.quiet === true ? {} : { log: (m: string) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}dredge run: ${m}\n`) }),
+        })
+      : null;
+  if (kinesis !== null) {
+    // Children wait for their parents' SHARD_END checkpoints: tell the source each time positions are durable.
+    const inner = opened.checkpoints;
+    checkpointsTap.save = async (p) => {
+      await inner.save(p);
+      kinesis.checkpointed(p);
+    };
+  }
+  // SIGINT/SIGTERM: stop reading, then the normal close (drain, flush, checkpoint). A second one exits now.
+  let stopping = false;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stopping) {
+      process.stderr.write(`\ndredge run: ${sig} again, exiting without a final flush (the last checkpoint stands)\n`);
+      process.exit(130);
+    }
+    stopping = true;
+    process.stderr.write(`\ndredge run: ${sig}: finishing the batches in flight, flushing and checkpointing (again to exit at once)\n`);
+    void kinesis?.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const tty = process.stderr.isTTY === true && values.quiet !== true;
   const started = performance.now();
   const bar = tty
@@ -220,6 +289,12 @@ export async function run(argv: string[]): Promise<number> {
         const eta = frac > 0.01 ? el / frac - el : NaN;
         const width = 24;
         const filled = Math.round(frac * width);
+        if (kinesis !== null) {
+          const sh = kinesis.shards();
+          const behind = Math.max(0, ...sh.map((x) => x.millisBehindLatest ?? 0));
+          process.stderr.write(`\r${sh.filter((x) => x.state === 'PROCESSING').length}/${sh.length} shards reading, ${s.records} records, ${rate(s.flows / Math.max(el, 0.001))} flows/s, max ${behind} ms behind   `);
+          return;
+        }
         process.stderr.write(
           `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${s.records} records, ${mb(progress.bytesRead)}/${mb(progress.bytesTotal)} MB, ${rate(s.flows / Math.max(el, 0.001))} flows/s, ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : '?'}   `,
         );
@@ -228,12 +303,20 @@ export async function run(argv: string[]): Promise<number> {
   const refresher = refresh !== null ? setInterval(() => refresh.refresh(pipeline), flushMs) : null;
   let stats: PipelineStats;
   try {
-    for await (const batch of readFiles(paths, { resume, fixedFields: values.fields !== undefined }, progress)) await pipeline.submit(batch);
+    if (kinesis !== null) await kinesis.run((b) => pipeline.submit(b));
+    else {
+      for await (const batch of readFiles(paths, { resume, fixedFields: values.fields !== undefined }, progress)) {
+        await pipeline.submit(batch);
+        if (stopping) break;
+      }
+    }
     stats = await pipeline.close();
   } catch (e) {
     await pipeline.abort().catch(() => undefined);
     throw e;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     if (refresher !== null) clearInterval(refresher);
     if (bar !== null) {
       clearInterval(bar);
@@ -242,6 +325,13 @@ export async function run(argv: string[]): Promise<number> {
   }
   for (const e of pipeline.errors.slice(0, 20)) process.stderr.write(`${e.source}:${e.line === 0 ? '' : `${e.line}: `}${e.reason}\n`);
   if (stats.malformed > 20) process.stderr.write(`… ${stats.malformed - 20} more malformed lines\n`);
+  if (kinesis !== null) {
+    for (const sh of kinesis.shards()) {
+      process.stderr.write(
+        `${sh.id}: ${sh.state}, ${sh.records} records, ${sh.millisBehindLatest ?? '?'} ms behind, checkpoint ${sh.checkpoint ?? 'none'}, ${sh.getRecordsCalls} GetRecords, ${sh.throttles} throttled, ${sh.transientErrors} retried, ${sh.expiredIterators} expired iterators\n`,
+      );
+    }
+  }
   if (refresh !== null) process.stderr.write(`heartbeats: ${refresh.stats.recorded} of ${refresh.stats.candidates} candidates recorded, ${refresh.stats.generations} new index generations\n`);
   process.stderr.write(summaryLine(stats, performance.now() - t0) + `; output in ${where}\n`);
   return 0;
