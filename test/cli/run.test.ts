@@ -125,7 +125,10 @@ test('with no sink flags the rollups land in ./dredge.duckdb: exact totals, chec
 
 test('bad flags: exit code 2 and a message that names the fix', async () => {
   const cases: [string[], RegExp][] = [
-    [['run', '--snapshot', 'x.csv', '--out', 'o'], /--input PATH is required/],
+    [['run', '--snapshot', 'x.csv', '--out', 'o'], /--input PATH \(a file, a directory, or - for stdin\) or --kinesis STREAM is required/],
+    [['run', '--input', 'x', '--kinesis', 's', '--snapshot', 'x'], /either --kinesis STREAM or --input PATH…, not both/],
+    [['run', '--input', 'x', '--snapshot', 'x', '--from', 'latest'], /--from is a Kinesis option; add --kinesis STREAM/],
+    [['run', '--kinesis', 's', '--snapshot', 'x', '--from', 'yesterday'], /--from takes trim-horizon, latest or an ISO time/],
     [['run', '--input', 'x', '--out', 'o'], /--snapshot FILE/],
     [['run', '--input', 'x', '--snapshot', 'x', '--out', 'o', '--window', 'soon'], /--window takes a duration/],
     [['run', '--input', 'x', '--snapshot', 'x', '--out', 'o', '--workers', '0'], /--workers takes a whole number/],

@@ -133,6 +133,31 @@ describe('DuckDbSink', () => {
     assert.deepStrictEqual((await query(path, 'SELECT count(*)::INT n FROM flushes'))[0], { n: 2 });
   });
 
+  it('one growing dictionary shared by batches (as the pipeline does), with a failed write between: every string right', async () => {
+    const path = freshDb();
+    const s = await DuckDbSink.open({ path, plan: PLAN, windowSeconds: 60 });
+    const dict: (string | null)[] = [null, 'api', 'db'];
+    const mk = (seq: number, rows: [string | null, string | null][], bytes = 1): ReturnType<typeof batchFromRows> => {
+      const b = batchFromRows(seq, DIMS, rows.map(([src, dst]) => row('2025-11-23T12:13:00Z', src, dst, 6, 443, [1, 1, bytes])));
+      const idOf = (v: string | null): number => {
+        let i = dict.indexOf(v);
+        if (i < 0) i = dict.push(v) - 1;
+        return i;
+      };
+      const src = Int32Array.from(rows, (r) => idOf(r[0]));
+      const dst = Int32Array.from(rows, (r) => idOf(r[1]));
+      return { ...b, columns: [{ kind: 'string', ids: src, dict }, { kind: 'string', ids: dst, dict }, b.columns[2]!, b.columns[3]!] };
+    };
+    await s.write(mk(1, [['api', 'db']]));
+    const bad = mk(2, [['cache', 'api'], ['queue', null]]);
+    bad.bytes[1] = 2 ** 64;
+    await assert.rejects(s.write(bad));
+    await s.write(mk(3, [['cache', 'queue'], [null, 'search']]));
+    await s.close();
+    const got = (await query(path, 'SELECT src_app, dst_app FROM rollups ORDER BY src_app NULLS LAST')).map((r) => [r.src_app, r.dst_app]);
+    assert.deepStrictEqual(got, [['api', 'db'], ['cache', 'queue'], [null, 'search']]);
+  });
+
   it('refuses a store made with other dimensions or another window, naming the fix', async () => {
     const path = freshDb();
     await (await DuckDbSink.open({ path, plan: PLAN, windowSeconds: 60 })).close();
