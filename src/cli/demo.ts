@@ -3,7 +3,7 @@
 // the engine uses and summarizes each from the FlowBatch columns. Later issues grow this into the
 // live pipeline demo.
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,33 +100,32 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /**
- * The main job on the same samples: `dredge run` with the bundled inventory (samples/inventory/),
- * into a temporary folder, then the top app pairs by bytes from the rollup rows it wrote. The samples
- * spread their records over an hour in random order, so the run allows an hour of lateness.
+ * The main job on the same samples: `dredge run` with the bundled inventory (samples/inventory/) into
+ * a DuckDB store in a temporary folder (the default sink), then two `dredge query` reports on it. The
+ * samples spread their records over an hour in random order, so the run allows an hour of lateness.
  */
 async function engine(dir: string): Promise<void> {
   const { run } = await import('./run.js');
+  const { DuckDBStore } = await import('../query/store.js');
+  const { runReport } = await import('../query/reports.js');
+  const { formatTable } = await import('../query/format.js');
   const out = mkdtempSync(join(tmpdir(), 'dredge-demo-'));
+  const db = join(out, 'demo.duckdb');
   try {
     const inv = join(dir, 'inventory');
     const inputs = readdirSync(dir, { withFileTypes: true }).filter((f) => f.isFile() && !f.name.startsWith('.') && !f.name.endsWith('.md')).map((f) => join(dir, f.name)).sort();
     process.stdout.write(`dredge run on the samples (inventory: ${inv}):\n`);
-    await run(['--snapshot', join(inv, 'snapshot.csv'), '--events', join(inv, 'events.ndjson'), '--lateness', '1h', '--out', out, '--quiet', ...inputs]);
-    const pairs = new Map<string, number>();
-    let rows = 0;
-    for (const f of readdirSync(out).filter((n) => n.startsWith('rollups-'))) {
-      for (const line of readFileSync(join(out, f), 'utf8').split('\n')) {
-        if (line === '') continue;
-        const r = JSON.parse(line) as Record<string, unknown>;
-        rows++;
-        const k = `${String(r['src.app'] ?? `(${String(r['src.reason'])})`)} → ${String(r['dst.app'] ?? `(${String(r['dst.reason'])})`)}`;
-        pairs.set(k, (pairs.get(k) ?? 0) + (r.bytes as number));
-      }
+    await run(['--snapshot', join(inv, 'snapshot.csv'), '--events', join(inv, 'events.ndjson'), '--lateness', '1h', '--db', db, '--quiet', ...inputs]);
+    const store = await DuckDBStore.open(db);
+    try {
+      process.stdout.write('\n$ dredge query top-talkers --limit 5\n' + formatTable(await runReport(store, 'top-talkers', { limit: 5 })));
+      process.stdout.write('\n$ dredge query unattributed\n' + formatTable(await runReport(store, 'unattributed', {})));
+    } finally {
+      store.close();
     }
-    const top = [...pairs.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5);
-    const lines = [`${rows} rollup rows; top app pairs by bytes:`, ...top.map(([k, b]) => `  ${(b / 1e6).toFixed(1).padStart(7)} MB  ${k}`), ''];
-    lines.push('Next:');
-    lines.push('  npx dredge run --snapshot samples/inventory/snapshot.csv --events samples/inventory/events.ndjson --lateness 1h --out out samples/*.log samples/*.gz');
+    const lines = ['', 'Next:'];
+    lines.push('  npx dredge run --snapshot samples/inventory/snapshot.csv --events samples/inventory/events.ndjson --lateness 1h samples/*.log samples/*.gz');
+    lines.push('  npx dredge query top-talkers --by src.app,dst.app --since 1h    # reads ./dredge.duckdb');
     lines.push('  npx dredge generate --out gen --flows 1000000     # realistic traffic + inventory + exact totals');
     lines.push('  npx dredge parse samples/vpc-flow-v2.log | head   # every record as JSON');
     process.stdout.write(lines.join('\n') + '\n');
