@@ -6,7 +6,9 @@
 import { REPORTS, DEFAULT_LIMIT, METRICS, isReport, markColumns, parseFilter, runReport, splitList, type ReportName, type ReportOptions } from '../query/reports.js';
 import { formatRows, type OutputFormat } from '../query/format.js';
 import { DEFAULT_DB, DuckDBStore } from '../query/store.js';
-import type { Rows } from '../query/rows.js';
+import { HttpRowSource } from '../query/http-source.js';
+import type { RowSource, Rows } from '../query/rows.js';
+import { DredgeError } from '../errors.js';
 import { CliUsageError, parseCli } from './args.js';
 import { BufferedWriter } from './output.js';
 
@@ -87,7 +89,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
 
-  const store = await DuckDBStore.open(values.db ?? DEFAULT_DB);
+  const store = await openStore(values.db ?? DEFAULT_DB);
   let rows: Rows;
   try {
     rows = report !== null ? await runReport(store, report, opts) : markColumns(await store.userSql(sql as string), METRICS);
@@ -98,4 +100,19 @@ export async function run(argv: string[]): Promise<number> {
   out.write(formatRows(rows, format));
   await out.flush();
   return 0;
+}
+
+/**
+ * The file read-only; while a running dredge holds it (DuckDB then refuses every other open), that
+ * dredge's query listener, found through `<db>.query.json` (DESIGN.md §9). Same rows either way.
+ */
+async function openStore(db: string): Promise<RowSource> {
+  try {
+    return await DuckDBStore.open(db);
+  } catch (e) {
+    if (!(e instanceof DredgeError) || !e.retriable) throw e;
+    const live = HttpRowSource.find(db);
+    if (live === null) throw e;
+    return live;
+  }
 }

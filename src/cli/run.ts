@@ -24,6 +24,8 @@ import type { CheckpointStore, Sink, SourcePosition } from '../sinks/sink.js';
 import { listInputs, readFiles, type FileProgress } from '../sources/files/file-source.js';
 import { makeKinesisClient } from '../sources/kinesis/client.js';
 import { KinesisSource } from '../sources/kinesis/stream-source.js';
+import { startQueryServer, type QueryServer } from '../daemon/query-server.js';
+import { DuckDBStore } from '../query/store.js';
 import { CliUsageError, parseCli } from './args.js';
 
 const HELP = `usage: dredge run (--input PATH… | --kinesis STREAM) (--snapshot FILE | --index FILE) [options]
@@ -56,6 +58,8 @@ output
   --sink duckdb       rollups in an embedded DuckDB file that \`dredge query\` slices (default); rows,
                       the flush record and the checkpoints commit in one transaction
   --db FILE           the DuckDB store (default ./${DEFAULT_DB}); one running dredge per file
+  --query-listen A    where this run answers \`dredge query\` while it holds the store (default
+                      127.0.0.1:0, a free port, written to FILE.query.json); off: no listener
   --sink ndjson       rollup rows as NDJSON files rollups-NNNNNN.ndjson under --out
   --out DIR           ndjson output directory (implies --sink ndjson); checkpoints.json lives there too
   --rollup none       write every flow enriched (its fields + src.*/dst.* of the dimensions + reasons) to
@@ -132,6 +136,13 @@ function parseFrom(v: string | undefined): 'trim-horizon' | 'latest' | Date {
   return new Date(t);
 }
 
+function parseListen(v: string | undefined): { host: string; port: number } | null {
+  if (v === 'off') return null;
+  const m = /^(.*):(\d{1,5})$/.exec(v ?? '127.0.0.1:0');
+  if (m === null || Number(m[2]) > 65535) throw new CliUsageError(`--query-listen takes HOST:PORT (e.g. 127.0.0.1:0 for a free port) or off, got "${v}"`);
+  return { host: (m[1] as string).replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
+}
+
 /** The configured sink and the checkpoint store that goes with it (DESIGN.md §9: DuckDB keeps both). */
 async function openSink(name: string, values: { db?: string; out?: string }, plan: KeyPlan, windowSeconds: number, rollup: string): Promise<{ sink: Sink; checkpoints: CheckpointStore; where: string }> {
   if (name === 'duckdb') {
@@ -162,6 +173,7 @@ export async function run(argv: string[]): Promise<number> {
       sink: { type: 'string' },
       out: { type: 'string' },
       db: { type: 'string' },
+      'query-listen': { type: 'string' },
       'no-resume': { type: 'boolean' },
       'no-heartbeats': { type: 'boolean' },
       rollup: { type: 'string' },
@@ -187,6 +199,7 @@ export async function run(argv: string[]): Promise<number> {
     for (const f of ['endpoint', 'region', 'from', 'stop-when-caught-up'] as const) if (values[f] !== undefined) throw new CliUsageError(`--${f} is a Kinesis option; add --kinesis STREAM`);
   }
   const from = parseFrom(values.from);
+  const listen = parseListen(values['query-listen']);
   if ((values.snapshot ?? []).length === 0 && values.index === undefined && values['ip-ranges'] === undefined) {
     throw new CliUsageError('an inventory is required to enrich flows: --snapshot FILE (or --index FILE from `dredge index build`)');
   }
@@ -218,6 +231,24 @@ export async function run(argv: string[]): Promise<number> {
   const dimensions = values.dimensions ?? DEFAULT_DIMENSIONS;
   const opened = await openSink(sinkName, values, planKey(dimensions, keepPorts), windowSeconds, rollup);
   const { sink, where } = opened;
+  // While this run holds the store, it answers `dredge query` (DESIGN.md §9). Stopped before the sink closes.
+  let queries: { server: QueryServer; store: DuckDBStore } | null = null;
+  const stopQueries = async (): Promise<void> => {
+    const q = queries;
+    queries = null;
+    if (q === null) return;
+    await q.server.close();
+    q.store.close();
+  };
+  if (sink instanceof DuckDbSink && listen !== null) {
+    try {
+      const store = DuckDBStore.overConnection(sink.path, await sink.connectReader());
+      queries = { server: await startQueryServer({ db: sink.path, source: store, ...listen }), store };
+    } catch (e) {
+      await sink.close();
+      throw e;
+    }
+  }
   // The pipeline saves through this tap, so a source can learn when its positions are durable.
   const checkpointsTap: CheckpointStore = { load: () => opened.checkpoints.load(), save: (p) => opened.checkpoints.save(p) };
   const checkpoints = checkpointsTap;
@@ -240,6 +271,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(values.fields !== undefined ? { fields: values.fields } : {}),
     });
   } catch (e) {
+    await stopQueries();
     await sink.close().catch(() => undefined);
     throw e;
   }
@@ -310,8 +342,10 @@ export async function run(argv: string[]): Promise<number> {
         if (stopping) break;
       }
     }
+    await stopQueries();
     stats = await pipeline.close();
   } catch (e) {
+    await stopQueries();
     await pipeline.abort().catch(() => undefined);
     throw e;
   } finally {

@@ -4,7 +4,7 @@
 // each become one DredgeError that says what to do next.
 
 import { existsSync } from 'node:fs';
-import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection, type DuckDBResultReader } from '@duckdb/node-api';
+import { DuckDBInstance, DuckDBTypeId, StatementType, type DuckDBConnection, type DuckDBResultReader } from '@duckdb/node-api';
 import { DredgeError } from '../errors.js';
 import type { Cell, Column, ColumnKind, Query, RowSource, Rows, StoreSchema } from './rows.js';
 
@@ -99,8 +99,8 @@ function openError(path: string, e: unknown): DredgeError {
     return new DredgeError(
       'DREDGE_ERR_INPUT',
       `${path} is held by a running \`dredge run\`${pid === undefined ? '' : ` (PID ${pid})`}: DuckDB lets no other process open a store, ` +
-        `not even read-only, while one writes to it. Query after the run ends (Ctrl-C flushes and exits), or query a copy: ` +
-        `cp ${path} /tmp/dredge-copy.duckdb && dredge query … --db /tmp/dredge-copy.duckdb (the copy holds what was last checkpointed)`,
+        `not even read-only, while one writes to it, and that run left no query listener (${path}.query.json; it was started with --query-listen off, ` +
+        `or is not a dredge). Query after the run ends (Ctrl-C flushes and exits), or run it with its listener on (the default) so it answers dredge query itself`,
       { retriable: true, cause: e },
     );
   }
@@ -110,14 +110,28 @@ function openError(path: string, e: unknown): DredgeError {
   return new DredgeError('DREDGE_ERR_INPUT', `cannot open ${path}: ${firstLine(msg)}`, { cause: e });
 }
 
+/** Statement types a connection that could write may run for `query sql`: reads only. */
+const READ_STATEMENTS = new Set<number>([StatementType.SELECT, StatementType.EXPLAIN]);
+
 export class DuckDBStore implements RowSource {
   private cached: StoreSchema | null = null;
 
   private constructor(
     readonly path: string,
-    private readonly instance: DuckDBInstance,
+    private readonly instance: DuckDBInstance | null,
     private readonly con: DuckDBConnection,
+    /** The connection belongs to a writer (the running daemon): `query sql` must check statement types. */
+    private readonly guard: boolean,
   ) {}
+
+  /**
+   * A store over a connection of the process that writes the file (`dredge run` answering queries on
+   * its listener, DESIGN.md §9): the file cannot be opened read-only there, so `query sql` runs only
+   * statements DuckDB classifies as SELECT or EXPLAIN. The connection is the caller's; close() closes it.
+   */
+  static overConnection(path: string, con: DuckDBConnection): DuckDBStore {
+    return new DuckDBStore(path, null, con, true);
+  }
 
   /**
    * Opens `path` read-only. External access is off and the configuration locked, so even `query sql`
@@ -134,7 +148,7 @@ export class DuckDBStore implements RowSource {
       throw openError(path, e);
     }
     const con = await instance.connect();
-    const store = new DuckDBStore(path, instance, con);
+    const store = new DuckDBStore(path, instance, con, false);
     try {
       await store.schema();
     } catch (e) {
@@ -189,6 +203,15 @@ export class DuckDBStore implements RowSource {
       throw sqlError(e);
     }
     if (count !== 1) throw new DredgeError('DREDGE_ERR_CONFIG', `query sql takes exactly one statement, got ${count}`);
+    if (this.guard) {
+      let type: number;
+      try {
+        type = (await this.con.prepare(sql)).statementType;
+      } catch (e) {
+        throw sqlError(e);
+      }
+      if (!READ_STATEMENTS.has(type)) throw new DredgeError('DREDGE_ERR_CONFIG', `SQL refused: the running dredge answers read-only statements only (SELECT, WITH, DESCRIBE, EXPLAIN)\nhint: nothing sent to a running dredge can change its store`);
+    }
     let reader: DuckDBResultReader;
     try {
       reader = await this.con.runAndReadAll(sql);
@@ -200,7 +223,7 @@ export class DuckDBStore implements RowSource {
 
   close(): void {
     this.con.closeSync();
-    this.instance.closeSync();
+    this.instance?.closeSync();
   }
 }
 

@@ -391,6 +391,11 @@ export class DuckDbSink implements Sink {
     return out;
   }
 
+  /** A second connection to the same store: reads see every committed flush (the query listener's). */
+  connectReader(): Promise<DuckDBConnection> {
+    return this.instance.connect();
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

@@ -164,7 +164,7 @@ describe('errors', () => {
         q.on('exit', (code) => resolve({ code, stderr }));
       });
       assert.equal(r.code, 1);
-      assert.match(r.stderr, new RegExp(`^dredge query: .*held\\.duckdb is held by a running \`dredge run\` \\(PID ${c.pid}\\).*query a copy`));
+      assert.match(r.stderr, new RegExp(`^dredge query: .*held\\.duckdb is held by a running \`dredge run\` \\(PID ${c.pid}\\).*left no query listener.*answers dredge query itself`));
     } finally {
       const exited = new Promise((resolve) => c.on('exit', resolve));
       c.stdin.end();

@@ -135,7 +135,7 @@ describe('a store held by a running writer', () => {
       assert.equal(e.retriable, true);
       assert.match(e.message, new RegExp(`held\\.duckdb is held by a running \`dredge run\` \\(PID ${c.pid}\\)`));
       assert.match(e.message, /not even read-only/);
-      assert.match(e.message, /query a copy/);
+      assert.match(e.message, /left no query listener/);
       return true;
     });
     const exited = new Promise((resolve) => c.on('exit', resolve));

@@ -195,10 +195,14 @@ async function* readStdin(batchBytes: number, maxWhole: number, progress: FilePr
   }
   let input: NodeJS.ReadableStream = Readable.from(rest());
   if (first[0] === 0x1f && first[1] === 0x8b) input = input.pipe(createGunzip());
-  yield* readStream(input, '-', batchBytes, progress, fixed, maxWhole);
+  yield* readStream(input, '-', batchBytes, progress, fixed, maxWhole, STDIN_IDLE_MS);
 }
 
-async function* readStream(input: NodeJS.ReadableStream, label: string, batchBytes: number, progress: FileProgress | null, fixed: boolean, wholeJsonUpTo = 0): AsyncGenerator<RawBatch & { prefixLines: number }> {
+const IDLE = Symbol('idle');
+/** stdin: whole lines waiting this long go out as a batch. */
+const STDIN_IDLE_MS = 500;
+
+async function* readStream(input: NodeJS.ReadableStream, label: string, batchBytes: number, progress: FileProgress | null, fixed: boolean, wholeJsonUpTo = 0, idleMs = 0): AsyncGenerator<RawBatch & { prefixLines: number }> {
   let pending: Buffer[] = [];
   let pendingLen = 0;
   let header: Uint8Array | null = null;
@@ -227,7 +231,25 @@ async function* readStream(input: NodeJS.ReadableStream, label: string, batchByt
     return { bytes: sharedCopy(body), source: label, prefixLines };
   };
   let json = false;
-  for await (const chunk of input as AsyncIterable<Buffer>) {
+  const it = (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  let next = it.next();
+  for (;;) {
+    // A live stream (stdin from `tail -f`, a pipe from a collector) pauses: whole lines that have waited
+    // idleMs go out as a batch then, so they are flushed and queryable without waiting for 4 MB more.
+    let r: IteratorResult<Buffer> | typeof IDLE;
+    if (idleMs > 0 && pendingLen > 0 && !json) {
+      let timer: NodeJS.Timeout | undefined;
+      r = await Promise.race([next, new Promise<typeof IDLE>((resolve) => (timer = setTimeout(() => resolve(IDLE), idleMs)))]);
+      clearTimeout(timer);
+    } else r = await next;
+    if (r === IDLE) {
+      const b = emit(false);
+      if (b !== null) yield b;
+      continue;
+    }
+    if (r.done === true) break;
+    next = it.next();
+    const chunk = r.value;
     if (first && pendingLen === 0 && chunk[0] === 0x7b) json = true; // `{`: CloudWatch envelopes, not lines
     pending.push(chunk);
     pendingLen += chunk.length;
