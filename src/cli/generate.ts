@@ -32,6 +32,7 @@ import { formatTime, parseDuration, parseTime } from '../index/load/time.js';
 import { FlowFormat } from '../parse/fields.js';
 import { DEFAULT_TRAFFIC, type FlowValues, TrafficGenerator, cloudWatchEnvelopes } from '../sources/generator/traffic.js';
 import { MAX_SUBNETS, buildWorld } from '../sources/generator/world.js';
+import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { makeKinesisClient } from '../sources/kinesis/client.js';
 import { type PutRecordsResult, addResult, emptyResult, putRecords } from '../sources/kinesis/producer.js';
 import { CliUsageError, parseCli } from './args.js';
@@ -61,7 +62,7 @@ always give the same bytes.
   --subnets N            /20 subnets of the address layout, 1 to ${MAX_SUBNETS} (default ${DEFAULT_TRAFFIC.subnets})
   --json                 print the summary as JSON on stdout (progress stays on stderr)
 
-To a Kinesis stream (the stream must exist; snapshot.csv, events.ndjson and truth.json still go to
+To a Kinesis stream (it must exist unless --create-shards; snapshot.csv, events.ndjson and truth.json still go to
 --out; a JSON summary with the totals sent is always printed on stdout):
   --kinesis STREAM       send the records to this stream with PutRecords instead of writing flow files
   --endpoint URL         a Kinesis-compatible endpoint (kinesalite: http://127.0.0.1:4567)
@@ -70,6 +71,7 @@ To a Kinesis stream (the stream must exist; snapshot.csv, events.ndjson and trut
                          neither --rate nor --duration: as fast as the stream takes them)
   --duration DURATION    how long to send at --rate (default 60s); --flows N is the total instead, and
                          --flows with --duration sends N flows spread evenly over DURATION
+  --create-shards N      create the stream with N shards if it does not exist (e.g. on a fresh kinesalite)
   --lines-per-record N   flow lines per Kinesis record, or CloudWatch events per envelope (default 100;
                          500 with --envelope cloudwatch)
   --envelope cloudwatch  each record is one gzipped CloudWatch Logs subscription envelope (what a
@@ -146,6 +148,7 @@ export async function run(argv: string[]): Promise<number> {
     subnets: { type: 'string' },
     json: { type: 'boolean' },
     kinesis: { type: 'string' },
+    'create-shards': { type: 'string' },
     endpoint: { type: 'string' },
     region: { type: 'string' },
     rate: { type: 'string' },
@@ -164,7 +167,7 @@ export async function run(argv: string[]): Promise<number> {
       : `--out DIR is required: the folder to write the flow files, snapshot.csv, events.ndjson and truth.json into\n\n${HELP}`);
   }
   if (!toKinesis) {
-    for (const f of ['endpoint', 'region', 'rate', 'duration', 'lines-per-record'] as const) {
+    for (const f of ['endpoint', 'region', 'rate', 'duration', 'lines-per-record', 'create-shards'] as const) {
       if (values[f] !== undefined) throw new CliUsageError(`--${f} applies only with --kinesis STREAM`);
     }
   } else {
@@ -223,6 +226,7 @@ export async function run(argv: string[]): Promise<number> {
       region: values.region,
       ...pace,
       linesPerRecord: wholeNumber('--lines-per-record', values['lines-per-record'], envelope !== null ? EVENTS_PER_ENVELOPE : 100, 1, 10_000),
+      ...(values['create-shards'] !== undefined ? { createShards: wholeNumber('--create-shards', values['create-shards'], 1, 1, 10_000) } : {}),
     };
     const summary = await generateKinesis({ ...opts, flows: pace.total }, k, (line) => process.stderr.write(line + '\n'));
     process.stdout.write(JSON.stringify(summary) + '\n');
@@ -372,6 +376,26 @@ export interface KinesisTarget {
   rate: number | null;
   /** Flow lines per record (or CloudWatch events per envelope). */
   linesPerRecord: number;
+  /** Create the stream with this many shards when it does not exist (local endpoints, first runs). */
+  createShards?: number | undefined;
+}
+
+/** `--create-shards N`: makes the stream when it is missing and waits until it is ACTIVE. */
+async function ensureStream(client: KinesisClient, stream: string, shards: number, log: (line: string) => void): Promise<void> {
+  try {
+    await client.send(new DescribeStreamSummaryCommand({ StreamName: stream }));
+    return;
+  } catch (e) {
+    if ((e as { name?: string }).name !== 'ResourceNotFoundException') throw e;
+  }
+  await client.send(new CreateStreamCommand({ StreamName: stream, ShardCount: shards }));
+  log(`created Kinesis stream ${stream} with ${shards} shards`);
+  for (let i = 0; i < 600; i++) {
+    const d = await client.send(new DescribeStreamSummaryCommand({ StreamName: stream }));
+    if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new DredgeError('DREDGE_ERR_INPUT', `stream ${stream} did not become ACTIVE within 5 minutes; check it in the Kinesis console and run again`);
 }
 
 /** truth.json's account of a --kinesis run. */
@@ -413,6 +437,7 @@ export async function generateKinesis(o: GenerateOptions, k: KinesisTarget, log:
   const gen = new TrafficGenerator(o.format, { seed: o.seed, startTime: o.startTime, spanSeconds: o.spanSeconds, subnets: o.subnets, flowsPerSecond: o.flows / o.spanSeconds, maxDelaySeconds: Math.min(300, o.spanSeconds) });
   const tally = new Tally();
   const client = makeKinesisClient({ endpoint: k.endpoint, region: k.region });
+  if (k.createShards !== undefined) await ensureStream(client, k.stream, k.createShards, log);
   const sent: PutRecordsResult = emptyResult();
   let interrupted = false;
   const onSignal = (): void => {

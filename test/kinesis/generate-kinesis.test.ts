@@ -130,4 +130,16 @@ describe('dredge generate --kinesis', () => {
     assert.equal(b.status, 1);
     assert.match(b.stderr, /not found .*check the stream name, --region and --endpoint/);
   });
+
+  it('--create-shards makes a missing stream (and leaves an existing one as it is)', async () => {
+    const stream = streamName('create');
+    const r = await dredge(['generate', '--kinesis', stream, '--create-shards', '3', '--endpoint', local.endpoint, '--out', join(root, 'c'), '--flows', '1000']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`created Kinesis stream ${stream} with 3 shards`));
+    const again = await dredge(['generate', '--kinesis', stream, '--create-shards', '5', '--endpoint', local.endpoint, '--out', join(root, 'c2'), '--flows', '1000']);
+    assert.equal(again.status, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /created Kinesis stream/);
+    const got = await readStream(stream);
+    assert.equal(got.length, 20, '2 × 1000 flows at 100 lines per record');
+  });
 });
