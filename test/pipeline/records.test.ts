@@ -122,20 +122,34 @@ test('a flush holds exactly a prefix of each source: a batch that overtook a slo
   assert.equal(first, want, `first flush had ${first} flows with position ${firstSaved}`);
 });
 
-test('flushes happen on their interval under sustained intake (merge rounds do not starve them)', async () => {
+test('a flush completes while intake goes on (back-to-back merge rounds do not starve it)', async () => {
   const gen = new TrafficGenerator(undefined, { seed: 11, hosts: 2000, subnets: 64, startTime: 1763900000, spanSeconds: 600 });
-  const text: Uint8Array = gen.lines(20_000);
+  const text: Uint8Array = gen.lines(100_000);
   const sink = new CollectSink();
-  // Small merge rounds so one is nearly always running, as at full speed on big inputs.
-  const p = new Pipeline({ sink, index: smallIndex(64), workers: 2, dimensions: 'src.app,dst.app', flushIntervalMs: 100, mergeRows: 1000 });
-  const t0 = performance.now();
-  let flushesDuring = 0;
-  while (performance.now() - t0 < 1500) {
-    const u = new Uint8Array(new SharedArrayBuffer(text.length));
-    u.set(text);
-    await p.submit({ bytes: u });
-    flushesDuring = p.stats.flushes;
-  }
+  // Every partial is far above the merge threshold and 4 batches are in flight, so a round nearly always
+  // ends with the next one's partials waiting, as at full speed on big inputs.
+  const p = new Pipeline({ sink, index: smallIndex(64), workers: 2, dimensions: 'src.app,dst.app,dstport', flushIntervalMs: 3_600_000, mergeRows: 100, maxInFlight: 4 });
+  let stop = false;
+  let batches = 0;
+  const CAP_MS = 8000;
+  const intake = (async () => {
+    const t0 = performance.now();
+    while (!stop && performance.now() - t0 < CAP_MS) {
+      const u = new Uint8Array(new SharedArrayBuffer(text.length));
+      u.set(text);
+      await p.submit({ bytes: u });
+      batches++;
+    }
+  })();
+  while (batches < 20 && p.stats.merges < 3) await new Promise((r) => setTimeout(r, 5));
+  const t = performance.now();
+  await p.flush();
+  const flushMs = performance.now() - t;
+  const during = !stop && performance.now() - t < CAP_MS;
+  stop = true;
+  await intake;
   await p.close();
-  assert.ok(flushesDuring >= 5, `only ${flushesDuring} flushes in 1.5 s of intake at a 100 ms interval`);
+  // Starved, the flush would wait until intake stops (the cap); it has to finish while batches still come.
+  assert.ok(during && flushMs < CAP_MS / 2, `the flush took ${flushMs.toFixed(0)} ms under sustained intake`);
+  assert.ok(p.stats.flushes >= 2);
 });
