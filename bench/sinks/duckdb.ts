@@ -12,7 +12,7 @@
 //      CI guard: sink rows/s ÷ floor rows/s, same run.
 //   2. Read-to-queryable delay: the pipeline with the DuckDB sink and a 2 s flush interval, fed at
 //      200k records/s (a stream below capacity); hdr-histogram of dispatch → COMMIT acknowledged per
-//      batch. Issue #6: p99 within the flush interval + 2 s.
+//      batch. Issue #6: p99 within the flush interval + 2 s (guarded in full runs; --quick prints it).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -158,7 +158,8 @@ export async function run(opts: BenchOptions): Promise<ScenarioResult> {
       ],
       guards: [
         { name: "DuckDbSink rows/s ÷ DuckDB's own insert rows/s", ok: ratio >= GUARD_RATIO, detail: `${ratio.toFixed(2)} (floor ${GUARD_RATIO})` },
-        { name: `read → queryable p99 ≤ flush interval + 2 s`, ok: delay[1] <= FLUSH_INTERVAL_MS + 2000, detail: `p99 ${delay[1].toFixed(0)} ms` },
+        // An absolute time: guarded in full runs only (CI runs --quick on noisy machines; its guards are ratios).
+        ...(opts.quick ? [] : [{ name: 'read → queryable p99 ≤ flush interval + 2 s', ok: delay[1] <= FLUSH_INTERVAL_MS + 2000, detail: `p99 ${delay[1].toFixed(0)} ms` }]),
       ],
     };
   } finally {
