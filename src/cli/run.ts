@@ -136,6 +136,13 @@ function parseFrom(v: string | undefined): 'trim-horizon' | 'latest' | Date {
   return new Date(t);
 }
 
+/** The positions under `prefix`, keyed without it. */
+function unprefixed(m: Map<string, SourcePosition>, prefix: string): Map<string, SourcePosition> {
+  const out = new Map<string, SourcePosition>();
+  for (const [k, v] of m) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), { ...v, key: k.slice(prefix.length) });
+  return out;
+}
+
 function parseListen(v: string | undefined): { host: string; port: number } | null {
   if (v === 'off') return null;
   const m = /^(.*):(\d{1,5})$/.exec(v ?? '127.0.0.1:0');
@@ -277,13 +284,16 @@ export async function run(argv: string[]): Promise<number> {
   }
   const paths = stream === undefined ? await listInputs(inputs) : [];
   const progress: FileProgress = { bytesRead: 0, bytesTotal: 0, files: 0 };
+  // A shard's checkpoint is stored as `kinesis:<stream>/<shard id>`: one store can hold several streams
+  // (and files) without their shard ids colliding.
+  const shardKey = `kinesis:${stream ?? ''}/`;
   const kinesis =
     stream !== undefined
       ? new KinesisSource({
           client: makeKinesisClient({ ...(values.endpoint !== undefined ? { endpoint: values.endpoint } : {}), ...(values.region !== undefined ? { region: values.region } : {}) }),
           stream,
           from,
-          positions: resume,
+          positions: unprefixed(resume, shardKey),
           stopWhenCaughtUp: values['stop-when-caught-up'] === true,
           // A parent's SHARD_END must be checkpointed before its children start: flush now, not at the next interval.
           onShardEnd: () => void pipeline.flush().catch(() => undefined),
@@ -295,7 +305,7 @@ export async function run(argv: string[]): Promise<number> {
     const inner = opened.checkpoints;
     checkpointsTap.save = async (p) => {
       await inner.save(p);
-      kinesis.checkpointed(p);
+      kinesis.checkpointed([...unprefixed(new Map(p.map((x) => [x.key, x])), shardKey).values()]);
     };
   }
   // SIGINT/SIGTERM: stop reading, then the normal close (drain, flush, checkpoint). A second one exits now.
@@ -335,7 +345,7 @@ export async function run(argv: string[]): Promise<number> {
   const refresher = refresh !== null ? setInterval(() => refresh.refresh(pipeline), flushMs) : null;
   let stats: PipelineStats;
   try {
-    if (kinesis !== null) await kinesis.run((b) => pipeline.submit(b));
+    if (kinesis !== null) await kinesis.run((b) => pipeline.submit(b.position === undefined ? b : { ...b, position: { ...b.position, key: shardKey + b.position.key } }));
     else {
       for await (const batch of readFiles(paths, { resume, fixedFields: values.fields !== undefined }, progress)) {
         await pipeline.submit(batch);

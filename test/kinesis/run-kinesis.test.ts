@@ -96,6 +96,13 @@ test('a 3-shard stream of CloudWatch envelopes, then more raw-line traffic: exac
   assert.equal(r1.status, 0, r1.stderr);
   assert.deepStrictEqual(await totals(db), { flows: t1.flows, packets: t1.packets, bytes: t1.bytes });
   assert.match(r1.stderr, /shardId-000000000002: DONE|shardId-000000000002: \w+, \d+ records, 0 ms behind/);
+  // Checkpoints are stored per stream and shard, committed with the rows.
+  const inst = await DuckDBInstance.create(db, { access_mode: 'READ_ONLY' });
+  const con = await inst.connect();
+  const keys = (await con.runAndReadAll('SELECT source FROM checkpoints ORDER BY source')).getRows().map((r) => r[0]);
+  con.closeSync();
+  inst.closeSync();
+  assert.deepStrictEqual(keys, [0, 1, 2].map((i) => `kinesis:${stream}/shardId-00000000000${i}`));
   // More traffic with the same world (same seed for the inventory, different flows via --start).
   const gen2 = join(root, 'gen2');
   const t2 = await generate(stream, gen2, ['--flows', '15000', '--seed', '1', '--start', '2025-11-23T13:00:00Z', '--lines-per-record', '40']);
