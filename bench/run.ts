@@ -32,6 +32,7 @@ const SCENARIOS: Record<string, Scenario> = {
   index: () => import('./index/lookup.js'),
   e2e: () => import('./e2e/pipeline.js'),
   duckdb: () => import('./sinks/duckdb.js'),
+  kinesis: () => import('./sources/kinesis.js'),
 };
 
 async function main(argv: string[]): Promise<number> {
