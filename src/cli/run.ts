@@ -20,6 +20,8 @@ import { FlowFormat } from '../parse/fields.js';
 import { FileCheckpointStore } from '../sinks/checkpoint-file.js';
 import { DEFAULT_DB, DuckDbSink } from '../sinks/duckdb.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
+import { openDruidKinesisSink } from '../sinks/druid.js';
+import { openDruidSqlSink } from '../sinks/druid-sql.js';
 import type { CheckpointStore, Sink, SourcePosition } from '../sinks/sink.js';
 import { listInputs, readFiles, type FileProgress } from '../sources/files/file-source.js';
 import { makeKinesisClient } from '../sources/kinesis/client.js';
@@ -60,6 +62,12 @@ output
   --db FILE           the DuckDB store (default ./${DEFAULT_DB}); one running dredge per file
   --query-listen A    where this run answers \`dredge query\` while it holds the store (default
                       127.0.0.1:0, a free port, written to FILE.query.json); off: no listener
+  --sink druid        rollup rows as JSON (with a deterministic row_id) to the Kinesis stream
+                      --druid-stream S that Druid ingests ([--druid-endpoint URL] [--druid-region R]);
+                      \`dredge druid-spec --stream S\` prints the supervisor spec
+  --sink druid-sql    each flush as one Druid SQL INSERT task (--druid-url ROUTER_URL
+                      [--druid-datasource D]), acknowledged when the task succeeded
+  --checkpoint-dir D  where the druid sinks' runs keep checkpoints.json (default: .)
   --sink ndjson       rollup rows as NDJSON files rollups-NNNNNN.ndjson under --out
   --out DIR           ndjson output directory (implies --sink ndjson); checkpoints.json lives there too
   --rollup none       write every flow enriched (its fields + src.*/dst.* of the dimensions + reasons) to
@@ -151,7 +159,30 @@ function parseListen(v: string | undefined): { host: string; port: number } | nu
 }
 
 /** The configured sink and the checkpoint store that goes with it (DESIGN.md §9: DuckDB keeps both). */
-async function openSink(name: string, values: { db?: string; out?: string }, plan: KeyPlan, windowSeconds: number, rollup: string): Promise<{ sink: Sink; checkpoints: CheckpointStore; where: string }> {
+interface SinkFlags {
+  db?: string;
+  out?: string;
+  'druid-stream'?: string;
+  'druid-endpoint'?: string;
+  'druid-region'?: string;
+  'druid-url'?: string;
+  'druid-datasource'?: string;
+  'checkpoint-dir'?: string;
+}
+
+async function openSink(name: string, values: SinkFlags, plan: KeyPlan, windowSeconds: number, rollup: string): Promise<{ sink: Sink; checkpoints: CheckpointStore; where: string }> {
+  // Druid keeps no positions of ours: checkpoints.json goes to --checkpoint-dir (default: here).
+  const stateDir = values['checkpoint-dir'] ?? '.';
+  if (name === 'druid') {
+    const stream = values['druid-stream'] as string;
+    const sink = await openDruidKinesisSink({ stream, ...(values['druid-endpoint'] !== undefined ? { endpoint: values['druid-endpoint'] } : {}), ...(values['druid-region'] !== undefined ? { region: values['druid-region'] } : {}) });
+    return { sink, checkpoints: new FileCheckpointStore({ dir: stateDir }), where: `Kinesis stream ${stream} (for Druid: dredge druid-spec --stream ${stream})` };
+  }
+  if (name === 'druid-sql') {
+    const url = values['druid-url'] as string;
+    const sink = await openDruidSqlSink({ url, windowSeconds, dimensions: plan.dims.map((d) => d.name), ...(values['druid-datasource'] !== undefined ? { datasource: values['druid-datasource'] } : {}) });
+    return { sink, checkpoints: new FileCheckpointStore({ dir: stateDir }), where: `Druid at ${url}, datasource ${sink.datasource}` };
+  }
   if (name === 'duckdb') {
     const path = values.db ?? DEFAULT_DB;
     const sink = await DuckDbSink.open({ path, plan, windowSeconds });
@@ -181,6 +212,12 @@ export async function run(argv: string[]): Promise<number> {
       out: { type: 'string' },
       db: { type: 'string' },
       'query-listen': { type: 'string' },
+      'druid-stream': { type: 'string' },
+      'druid-endpoint': { type: 'string' },
+      'druid-region': { type: 'string' },
+      'druid-url': { type: 'string' },
+      'druid-datasource': { type: 'string' },
+      'checkpoint-dir': { type: 'string' },
       'no-resume': { type: 'boolean' },
       'no-heartbeats': { type: 'boolean' },
       rollup: { type: 'string' },
@@ -212,7 +249,13 @@ export async function run(argv: string[]): Promise<number> {
   }
   // `--out DIR` alone means the ndjson sink (the only one that writes a directory).
   const sinkName = values.sink ?? (values.out !== undefined ? 'ndjson' : 'duckdb');
-  if (sinkName !== 'ndjson' && sinkName !== 'duckdb') throw new CliUsageError(`--sink takes duckdb (the default, --db FILE) or ndjson (--out DIR), got "${sinkName}"`);
+  if (!['ndjson', 'duckdb', 'druid', 'druid-sql'].includes(sinkName)) throw new CliUsageError(`--sink takes duckdb (the default, --db FILE), ndjson (--out DIR), druid (--druid-stream S) or druid-sql (--druid-url URL), got "${sinkName}"`);
+  if (sinkName === 'druid' && values['druid-stream'] === undefined) throw new CliUsageError('--sink druid needs --druid-stream STREAM: the Kinesis stream Druid ingests (dredge druid-spec prints its supervisor spec)');
+  if (sinkName === 'druid-sql' && values['druid-url'] === undefined) throw new CliUsageError('--sink druid-sql needs --druid-url URL: the Druid router, e.g. http://localhost:8888');
+  for (const f of ['druid-stream', 'druid-endpoint', 'druid-region'] as const) if (values[f] !== undefined && sinkName !== 'druid') throw new CliUsageError(`--${f} is for --sink druid`);
+  for (const f of ['druid-url', 'druid-datasource'] as const) if (values[f] !== undefined && sinkName !== 'druid-sql') throw new CliUsageError(`--${f} is for --sink druid-sql`);
+  if (values['checkpoint-dir'] !== undefined && !sinkName.startsWith('druid')) throw new CliUsageError(`--checkpoint-dir is for the druid sinks; ${sinkName === 'duckdb' ? 'the duckdb sink keeps checkpoints in its store' : 'the ndjson sink keeps checkpoints.json in --out'}`);
+  if (sinkName.startsWith('druid') && (values.out !== undefined || values.db !== undefined)) throw new CliUsageError(`--out and --db are for the ndjson and duckdb sinks, not --sink ${sinkName}`);
   if (sinkName === 'ndjson' && values.out === undefined) throw new CliUsageError('--out DIR is required with --sink ndjson');
   if (sinkName === 'duckdb' && values.out !== undefined) throw new CliUsageError(`--out is for --sink ndjson; the duckdb sink writes to --db FILE (default ./${DEFAULT_DB})`);
   if (sinkName === 'ndjson' && values.db !== undefined) throw new CliUsageError('--db is for --sink duckdb; the ndjson sink writes under --out DIR');
