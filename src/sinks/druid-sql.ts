@@ -52,7 +52,7 @@ import { sleep } from '../sources/kinesis/retry.js';
 import { asciiJson, forEachDruidRow } from './druid.js';
 import { COUNT_METRIC, DEFAULT_DATASOURCE, ROW_IDS_METRIC, checkDatasource, druidDimensions, druidErrorMessage, druidGranularities, type DruidColumn } from './druid-spec.js';
 import { SINK_WRITE } from './ndjson.js';
-import type { Sink } from './sink.js';
+import type { Sink, SinkHealth } from './sink.js';
 
 export interface DruidSqlSinkOptions {
   /** Druid Router (or Broker + Overlord behind one address) base URL, e.g. http://localhost:8888. */
@@ -253,6 +253,18 @@ export class DruidSqlSink implements Sink {
       if (performance.now() >= deadline) {
         throw new DredgeError(SINK_WRITE, `${what}: task ${taskId} did not reach SUCCESS in ${Math.round((this.o.taskTimeoutMs ?? 600_000) / 1000)} s (last: ${last}). It may still publish, so the flush is not sent again: check ${this.url}/druid/indexer/v1/task/${taskId}/status, then run again (if it did publish, the re-read rows arrive twice with the same row_id)`);
       }
+    }
+  }
+
+  /** Druid's `/status/health` on the router answers `true`. */
+  async health(): Promise<SinkHealth> {
+    if (this.closed) return { ok: false, detail: `druid-sql sink (${this.url}) closed` };
+    try {
+      const res = await fetch(this.url + '/status/health', { headers: { accept: 'application/json', ...this.o.headers }, signal: AbortSignal.timeout(10_000) });
+      const body = (await res.text()).trim();
+      return res.ok && body === 'true' ? { ok: true, detail: `Druid at ${this.url} healthy` } : { ok: false, detail: `${this.url}/status/health answered HTTP ${res.status} ${body.slice(0, 100)}` };
+    } catch (e) {
+      return { ok: false, detail: `cannot reach Druid at ${this.url}: ${networkWhy(e)}` };
     }
   }
 

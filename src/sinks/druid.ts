@@ -49,7 +49,7 @@ import { makeKinesisClient } from '../sources/kinesis/client.js';
 import { MAX_RECORD_BYTES, addResult, emptyResult, putRecords, type PutRecordsResult } from '../sources/kinesis/producer.js';
 import { DEFAULT_BACKOFF, GaveUp, errorName, describe as describeError, retrying, type Backoff } from '../sources/kinesis/retry.js';
 import { SINK_WRITE, renderBatch } from './ndjson.js';
-import type { Sink } from './sink.js';
+import type { Sink, SinkHealth } from './sink.js';
 
 /** Hex digits of a row_id (128 bits: collisions need ~2^64 rows). */
 export const ROW_ID_HEX = 32;
@@ -250,6 +250,18 @@ export class DruidKinesisSink implements Sink {
       throw writeError(e, this.stream, seq);
     }
     addResult(this.stats.put, r);
+  }
+
+  /** The stream is ACTIVE (or UPDATING: still writable) for these credentials. */
+  async health(): Promise<SinkHealth> {
+    if (this.closed) return { ok: false, detail: `druid sink (stream ${this.stream}) closed` };
+    try {
+      const d = await this.client.send(new DescribeStreamSummaryCommand({ StreamName: this.stream }));
+      const st = d.StreamDescriptionSummary?.StreamStatus ?? 'unknown';
+      return st === 'ACTIVE' || st === 'UPDATING' ? { ok: true, detail: `Kinesis stream ${this.stream} ${st}` } : { ok: false, detail: `Kinesis stream ${this.stream} is ${st}` };
+    } catch (e) {
+      return { ok: false, detail: `cannot describe Kinesis stream ${this.stream}: ${describeError(e)}` };
+    }
   }
 
   async close(): Promise<void> {

@@ -26,7 +26,7 @@ import { dimensionValueKind } from '../aggregate/decode-rows.js';
 import type { KeyPlan } from '../aggregate/dimensions.js';
 import { REASON_NAMES, type RollupBatch } from '../aggregate/rollups.js';
 import { DredgeError } from '../errors.js';
-import type { CheckpointStore, Sink, SourcePosition } from './sink.js';
+import type { CheckpointStore, Sink, SinkHealth, SourcePosition } from './sink.js';
 
 export const DEFAULT_DB = 'dredge.duckdb';
 const CHUNK_ROWS = 2048;
@@ -394,6 +394,17 @@ export class DuckDbSink implements Sink {
   /** A second connection to the same store: reads see every committed flush (the query listener's). */
   connectReader(): Promise<DuckDBConnection> {
     return this.instance.connect();
+  }
+
+  /** A read of the store on the sink's own connection (between flushes). */
+  async health(): Promise<SinkHealth> {
+    if (this.closed) return { ok: false, detail: `duckdb sink (${this.path}) closed` };
+    try {
+      const r = await this.select('SELECT count(*) FROM flushes');
+      return { ok: true, detail: `${this.path}: ${String(r.rows[0]?.[0])} flushes stored` };
+    } catch (e) {
+      return { ok: false, detail: `${this.path} does not answer: ${(e as Error).message}` };
+    }
   }
 
   get isClosed(): boolean {

@@ -9,7 +9,7 @@
 import { DredgeError } from '../errors.js';
 import { rollupRow, type LateCounts, type RollupBatch } from '../aggregate/rollups.js';
 import { SINK_WRITE } from './ndjson.js';
-import type { Sink, SourcePosition } from './sink.js';
+import type { Sink, SinkHealth, SourcePosition } from './sink.js';
 
 export type RollupRowObject = Record<string, string | number | null>;
 
@@ -100,6 +100,10 @@ export class MemorySink implements Sink {
   }
 
   /** Waits for writes in flight; later writes reject. */
+  async health(): Promise<SinkHealth> {
+    return this.closed ? { ok: false, detail: 'memory sink closed' } : { ok: true, detail: 'memory sink' };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.pending);

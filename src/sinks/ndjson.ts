@@ -22,11 +22,12 @@
 // Buffer.from), whose time went to rope flattening and GC; a bare byte-copy loop of the same volume
 // takes ~0.8 s, so the copy itself is now most of the cost. No benchmark guards this file yet.
 
-import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { access, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DredgeError, type DredgeErrorCode } from '../errors.js';
 import { REASON_NAMES, formatWindowStart, type RollupBatch } from '../aggregate/rollups.js';
-import type { Sink, SourcePosition } from './sink.js';
+import type { Sink, SinkHealth, SourcePosition } from './sink.js';
 
 /** The code of a failed sink write (shared by the sinks in this folder). */
 export const SINK_WRITE: DredgeErrorCode = 'DREDGE_ERR_SINK_WRITE';
@@ -112,6 +113,22 @@ export class NdjsonSink implements Sink {
       this.stats.files++;
       this.stats.bytes += total;
     });
+  }
+
+  /** The directory (or the nearest existing parent, when it is yet to be made) accepts new files. */
+  async health(): Promise<SinkHealth> {
+    if (this.closed) return { ok: false, detail: `ndjson sink (${this.dir}) closed` };
+    let at = this.dir;
+    for (;;) {
+      try {
+        await access(at, fsConstants.W_OK);
+        return { ok: true, detail: `${this.dir} writable` };
+      } catch (e) {
+        const parent = dirname(at);
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || parent === at) return { ok: false, detail: `cannot write to ${at}: ${(e as Error).message}; fix its permissions or choose another --out` };
+        at = parent;
+      }
+    }
   }
 
   async close(): Promise<void> {

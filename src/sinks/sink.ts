@@ -24,8 +24,20 @@ export interface Sink {
    * cannot take flows leave it out, and the run refuses `--rollup none` with them.
    */
   writeFlows?(flush: { seq: number; chunks: readonly Uint8Array[]; positions: readonly SourcePosition[] }): Promise<void>;
+  /**
+   * Whether a write could succeed now (the daemon's readiness, the operator's first question): checks
+   * the destination without writing rows. Resolves `ok: false` with what is wrong; never throws. Every
+   * shipped sink has it (the compliance suite checks); test and benchmark doubles may leave it out.
+   */
+  health?(): Promise<SinkHealth>;
   /** Flushes and releases resources; after close, write rejects. */
   close(): Promise<void>;
+}
+
+export interface SinkHealth {
+  ok: boolean;
+  /** What was checked, or what is wrong and what to do. */
+  detail: string;
 }
 
 /** Where source positions are kept between runs (DESIGN.md §9: owned by the pipeline, used by every source). */

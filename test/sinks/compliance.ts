@@ -167,6 +167,21 @@ export function sinkCompliance<S extends Sink>(title: string, t: SinkUnderTest<S
       }
     });
 
+    it('reports itself healthy when open, and not once closed', async () => {
+      const s = await t.create();
+      try {
+        assert.ok(s.health !== undefined, 'a shipped sink has a health check');
+        const h = await s.health();
+        assert.equal(h.ok, true, h.detail);
+        assert.ok(h.detail.length > 0);
+        await s.close();
+        assert.equal((await s.health()).ok, false);
+      } finally {
+        await s.close();
+        await t.dispose?.(s);
+      }
+    });
+
     it('close waits for writes in flight', () =>
       withSink(async (s) => {
         const w = s.write(batchFromRows(1, DIMS, TRICKY_ROWS));

@@ -76,6 +76,8 @@ class FakeDruid {
       res.end(typeof body === 'string' ? body : JSON.stringify(body));
     };
     if (req.method === 'GET' && req.url === '/status') return json(200, { version: 'fake' });
+    // Druid answers its health check with the JSON literal `true`.
+    if (req.method === 'GET' && req.url === '/status/health') return json(200, true);
     if (req.url === '/druid/v2/sql/task' || req.url === '/druid/v2/sql/task/') {
       if (req.method !== 'POST') return this.fail(res, `method ${req.method}`);
       if (!/^application\/json\b/.test(String(req.headers['content-type']))) return this.fail(res, `content-type ${req.headers['content-type']}`);
