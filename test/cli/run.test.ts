@@ -133,7 +133,7 @@ test('bad flags: exit code 2 and a message that names the fix', async () => {
     [['run', '--input', 'x', '--snapshot', 'x', '--out', 'o', '--window', 'soon'], /--window takes a duration/],
     [['run', '--input', 'x', '--snapshot', 'x', '--out', 'o', '--workers', '0'], /--workers takes a whole number/],
     [['run', '--input', 'x', '--snapshot', 'x', '--out', 'o', '--rollup', 'hourly'], /--rollup takes none/],
-    [['run', '--input', 'x', '--snapshot', 'x', '--sink', 'kafka', '--out', 'o'], /--sink takes duckdb .* or ndjson .*, got "kafka"/],
+    [['run', '--input', 'x', '--snapshot', 'x', '--sink', 'kafka', '--out', 'o'], /--sink takes duckdb .*ndjson .*druid .*, got "kafka"/],
     [['run', '--input', 'x', '--snapshot', 'x', '--sink', 'duckdb', '--out', 'o'], /--out is for --sink ndjson; the duckdb sink writes to --db FILE/],
     [['run', '--input', 'x', '--snapshot', 'x', '--sink', 'ndjson'], /--out DIR is required with --sink ndjson/],
     [['run', '--input', 'x', '--snapshot', 'x', '--out', 'o', '--db', 'x.duckdb'], /--db is for --sink duckdb/],
