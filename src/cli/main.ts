@@ -16,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   run: { summary: 'the main job: flow logs → enriched, windowed rollups (files, directories, stdin)', load: () => import('./run.js') },
   parse: { summary: 'decode flow-log files (any version, gzip, S3 headers, CloudWatch envelopes) to JSON lines', load: () => import('./parse.js') },
   'druid-spec': { summary: 'print (or --post to an Overlord) the Druid Kinesis supervisor spec for the druid sink\'s stream', load: () => import('./druid-spec.js') },
+  capacity: { summary: 'measure this machine and plan cores, instances, Kinesis shards and memory for a target flows/s', load: () => import('./capacity.js') },
   query: { summary: 'slice the rollup store: top talkers, cross-region/AZ, rejects, internet exposure, unattributed, read-only SQL', load: () => import('./query.js') },
 };
 
