@@ -39,6 +39,8 @@ rolls flows up into time windows by the dimensions, and writes the rollups to th
 inputs
   --input PATH        a file (plain, gzip, CloudWatch envelopes), a directory (all files, recursively)
                       or - for stdin; repeatable
+  --follow            keep running after the inputs: read new files that appear under the input folders
+                      (write them elsewhere and rename them in, as S3 sync does), until SIGINT/SIGTERM
   --fields "NAMES"    fixed flow-log format (default: each file's header line, else the v2 default)
   --kinesis STREAM    read every shard of this Kinesis stream instead of files (records: raw lines,
                       gzip, or CloudWatch Logs subscription envelopes; each record decoded on its own)
@@ -136,6 +138,9 @@ export function summaryLine(s: PipelineStats, wallMs: number): string {
   );
 }
 
+/** How often --follow lists the input folders for new files. */
+const FOLLOW_POLL_MS = 1000;
+
 function parseFrom(v: string | undefined): 'trim-horizon' | 'latest' | Date {
   if (v === undefined || v === 'trim-horizon') return 'trim-horizon';
   if (v === 'latest') return 'latest';
@@ -227,6 +232,7 @@ export async function run(argv: string[]): Promise<number> {
       region: { type: 'string' },
       from: { type: 'string' },
       'stop-when-caught-up': { type: 'boolean' },
+      follow: { type: 'boolean' },
     },
     HELP,
   );
@@ -243,6 +249,9 @@ export async function run(argv: string[]): Promise<number> {
     for (const f of ['endpoint', 'region', 'from', 'stop-when-caught-up'] as const) if (values[f] !== undefined) throw new CliUsageError(`--${f} is a Kinesis option; add --kinesis STREAM`);
   }
   const from = parseFrom(values.from);
+  const follow = values.follow === true;
+  if (follow && stream !== undefined) throw new CliUsageError('--follow is for files and folders; a Kinesis stream is always followed');
+  if (follow && inputs.includes('-')) throw new CliUsageError('--follow watches files and folders for new files; stdin is read to its end anyway');
   const listen = parseListen(values['query-listen']);
   if ((values.snapshot ?? []).length === 0 && values.index === undefined && values['ip-ranges'] === undefined) {
     throw new CliUsageError('an inventory is required to enrich flows: --snapshot FILE (or --index FILE from `dredge index build`)');
@@ -353,12 +362,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   // SIGINT/SIGTERM: stop reading, then the normal close (drain, flush, checkpoint). A second one exits now.
   let stopping = false;
+  let wakeFollow: () => void = () => undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
     if (stopping) {
       process.stderr.write(`\ndredge run: ${sig} again, exiting without a final flush (the last checkpoint stands)\n`);
       process.exit(130);
     }
     stopping = true;
+    wakeFollow();
     process.stderr.write(`\ndredge run: ${sig}: finishing the batches in flight, flushing and checkpointing (again to exit at once)\n`);
     void kinesis?.stop();
   };
@@ -390,8 +401,24 @@ export async function run(argv: string[]): Promise<number> {
   try {
     if (kinesis !== null) await kinesis.run((b) => pipeline.submit(b.position === undefined ? b : { ...b, position: { ...b.position, key: shardKey + b.position.key } }));
     else {
-      for await (const batch of readFiles(paths, { resume, fixedFields: values.fields !== undefined }, progress)) {
-        await pipeline.submit(batch);
+      // --follow: after the inputs, new files under the input folders are read as they appear, until a signal.
+      const seen = new Set<string>();
+      for (let todo = paths; ; ) {
+        for (const p of todo) seen.add(p);
+        for await (const batch of readFiles(todo, { resume, fixedFields: values.fields !== undefined }, progress)) {
+          await pipeline.submit(batch);
+          if (stopping) break;
+        }
+        if (!follow || stopping) break;
+        for (;;) {
+          await new Promise<void>((r) => {
+            wakeFollow = r;
+            setTimeout(r, FOLLOW_POLL_MS);
+          });
+          if (stopping) break;
+          todo = (await listInputs(inputs)).filter((p) => !seen.has(p));
+          if (todo.length > 0) break;
+        }
         if (stopping) break;
       }
     }
