@@ -2,7 +2,7 @@
 // read inputs → worker pool (decode, enrich at flow time, pre-aggregate) → merged deltas → sink every
 // flush interval → checkpoints after the sink's ack. Progress and the run summary go to stderr.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_DIMENSIONS, parsePortList, planKey, type KeyPlan } from '../aggregate/dimensions.js';
 import { Pipeline, type PipelineStats } from '../daemon/pipeline.js';
@@ -140,6 +140,8 @@ export function summaryLine(s: PipelineStats, wallMs: number): string {
 
 /** How often --follow lists the input folders for new files. */
 const FOLLOW_POLL_MS = 1000;
+/** How often a long-running run checks its index inputs for changes. */
+const INDEX_POLL_MS = 2000;
 
 function parseFrom(v: string | undefined): 'trim-horizon' | 'latest' | Date {
   if (v === undefined || v === 'trim-horizon') return 'trim-horizon';
@@ -286,7 +288,8 @@ export async function run(argv: string[]): Promise<number> {
   const { view: index, builder } = loadIndex(values);
   // Heartbeats need an inventory that maps interfaces/instances to owners (interface_id/instance_id
   // columns); without one a heartbeat could not name an owner, so none are collected.
-  const refresh = builder !== null && builder.mapsInterfaces && values['no-heartbeats'] !== true ? new IndexRefresh(builder) : null;
+  const heartbeats = builder !== null && builder.mapsInterfaces && values['no-heartbeats'] !== true;
+  let refresh = heartbeats ? new IndexRefresh(builder) : null;
   const dimensions = values.dimensions ?? DEFAULT_DIMENSIONS;
   const opened = await openSink(sinkName, values, planKey(dimensions, keepPorts), windowSeconds, rollup);
   const { sink, where } = opened;
@@ -325,7 +328,7 @@ export async function run(argv: string[]): Promise<number> {
       latenessSeconds,
       flushIntervalMs: flushMs,
       rollup,
-      ...(refresh !== null ? { onHeartbeats: (c: HeartbeatCandidates) => refresh.apply(c) } : {}),
+      ...(heartbeats ? { onHeartbeats: (c: HeartbeatCandidates) => refresh?.apply(c) } : {}),
       ...(workers !== undefined ? { workers } : {}),
       ...(values.fields !== undefined ? { fields: values.fields } : {}),
     });
@@ -396,7 +399,32 @@ export async function run(argv: string[]): Promise<number> {
         );
       }, 250)
     : null;
-  const refresher = refresh !== null ? setInterval(() => refresh.refresh(pipeline), flushMs) : null;
+  const refresher = refresh !== null ? setInterval(() => refresh?.refresh(pipeline), flushMs) : null;
+  // Index inputs reloaded without a restart (issue #7): on SIGHUP, and when a long-running run sees one
+  // of them change. A file that no longer loads is reported and the index in use is kept.
+  const indexFiles = [...(values.snapshot ?? []), ...(values.events ?? []), ...(values['ip-ranges'] !== undefined ? [values['ip-ranges']] : []), ...(values.index !== undefined ? [values.index] : [])];
+  const mtimes = (): string => indexFiles.map((f) => { try { return String(statSync(f).mtimeMs); } catch { return 'missing'; } }).join(',');
+  let lastMtimes = mtimes();
+  const reloadIndex = (why: string): void => {
+    lastMtimes = mtimes();
+    try {
+      const next = loadIndex(values);
+      pipeline.setIndex(next.view);
+      if (heartbeats && next.builder !== null && next.builder.mapsInterfaces) refresh = new IndexRefresh(next.builder);
+      process.stderr.write(`${tty ? '\r\x1b[K' : ''}dredge run: ${why}: index reloaded from ${indexFiles.join(', ')} (generation ${next.view.generation}); batches from now on use it\n`);
+    } catch (e) {
+      process.stderr.write(`${tty ? '\r\x1b[K' : ''}dredge run: ${why}: the index inputs did not load, keeping the index in use: ${(e as Error).message}\n`);
+    }
+  };
+  const onHup = (): void => reloadIndex('SIGHUP');
+  process.on('SIGHUP', onHup);
+  const longRunning = follow || (kinesis !== null && values['stop-when-caught-up'] !== true);
+  const watcher = longRunning
+    ? setInterval(() => {
+        if (mtimes() !== lastMtimes) reloadIndex('index inputs changed');
+      }, INDEX_POLL_MS)
+    : null;
+  watcher?.unref();
   let stats: PipelineStats;
   try {
     if (kinesis !== null) await kinesis.run((b) => pipeline.submit(b.position === undefined ? b : { ...b, position: { ...b.position, key: shardKey + b.position.key } }));
@@ -432,6 +460,8 @@ export async function run(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (refresher !== null) clearInterval(refresher);
+    if (watcher !== null) clearInterval(watcher);
+    process.off('SIGHUP', onHup);
     if (bar !== null) {
       clearInterval(bar);
       process.stderr.write('\r\x1b[K');

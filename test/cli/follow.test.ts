@@ -1,10 +1,11 @@
 // `dredge run --follow`: after its inputs, new files renamed into an input folder are read as they
-// appear (queryable through the running dredge's listener), until SIGTERM, which drains, flushes and
-// exits 0; a later run over the folder finds nothing new. Totals equal the generator's truth.
+// appear (queryable through the running dredge's listener), a changed inventory is reloaded without a
+// restart (later flows get the new owners), and SIGTERM drains, flushes and exits 0; a later run over
+// the folder finds nothing new. Totals equal the generator's truth.
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -39,29 +40,44 @@ async function until<T>(f: () => T | null, ok: (x: T) => boolean, ms: number, wh
   assert.fail(`${what}: last ${JSON.stringify(last)}`);
 }
 
-test('--follow reads files renamed into the folder while it runs; SIGTERM ends it cleanly', async () => {
+test('--follow reads files renamed into the folder while it runs, reloads a changed inventory; SIGTERM ends it cleanly', async () => {
   const watch = join(dir, 'watch');
   mkdirSync(watch);
   copyFileSync(join(dir, 'gen', 'flows-0001.log'), join(watch, 'flows-0001.log'));
   const db = join(dir, 'follow.duckdb');
-  const args = ['run', '--input', watch, '--snapshot', join(dir, 'gen', 'snapshot.csv'), '--events', join(dir, 'gen', 'events.ndjson'), '--db', db, '--flush-interval', '0.3s', '--quiet'];
-  const child = spawn(process.execPath, [BIN, ...args, '--follow'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const snapshot = join(dir, 'snapshot.csv');
+  copyFileSync(join(dir, 'gen', 'snapshot.csv'), snapshot);
+  const args = ['run', '--input', watch, '--snapshot', snapshot, '--events', join(dir, 'gen', 'events.ndjson'), '--db', db, '--flush-interval', '0.3s', '--quiet'];
+  const child = spawn(process.execPath, [BIN, ...args.filter((a) => a !== '--quiet'), '--follow'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   try {
     const first = await until(() => sums(db), (s) => s.flows > 0, 30_000, 'the first file queryable while following');
     assert.ok(first.flows < truth.flows);
+    // The inventory changes while the run goes on: every app renamed. The run reloads it by itself.
+    const csv = readFileSync(join(dir, 'gen', 'snapshot.csv'), 'utf8').split('\n');
+    const appCol = (csv[0] as string).split(',').indexOf('app');
+    const renamed = csv.map((l, i) => (i === 0 || l === '' ? l : l.split(',').map((f, j) => (j === appCol ? `${f}-v2` : f)).join(',')));
+    writeFileSync(join(dir, 'snapshot.tmp'), renamed.join('\n'));
+    renameSync(join(dir, 'snapshot.tmp'), snapshot);
+    await until(() => (/index reloaded/.test(stderr) ? stderr : null), () => true, 20_000, 'the changed inventory reloaded');
     // A new file arrives the way S3 sync delivers one: written elsewhere, renamed in.
     copyFileSync(join(dir, 'gen', 'flows-0002.log'), join(dir, 'incoming.tmp'));
     renameSync(join(dir, 'incoming.tmp'), join(watch, 'flows-0002.log'));
     await until(() => sums(db), (s) => s.flows === truth.flows, 30_000, 'the second file read while following');
+    child.kill('SIGHUP');
+    await until(() => (/SIGHUP: index reloaded/.test(stderr) ? stderr : null), () => true, 20_000, 'SIGHUP reloads the index');
     child.kill('SIGTERM');
     assert.equal(await exited, 0, stderr);
   } finally {
     child.kill('SIGKILL');
   }
   assert.deepStrictEqual(sums(db), { flows: truth.flows, packets: truth.packets, bytes: truth.bytes });
+  // Flows of the second file were enriched with the reloaded inventory, the first file's with the old one.
+  const v2 = spawnSync(process.execPath, [BIN, 'query', 'sql', "SELECT coalesce(sum(flows),0) AS f FROM rollups WHERE src_app LIKE '%-v2'", '--json', '--db', db], { encoding: 'utf8' });
+  const renamedFlows = Number((JSON.parse(v2.stdout) as { f: number }[])[0]?.f);
+  assert.ok(renamedFlows > 0 && renamedFlows < truth.flows, `${renamedFlows} flows with reloaded app names`);
   const again = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stderr, /dredge run: 0 flows/);
