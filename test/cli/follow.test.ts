@@ -82,3 +82,35 @@ test('--follow reads files renamed into the folder while it runs, reloads a chan
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stderr, /dredge run: 0 flows/);
 });
+
+test('a second signal exits at once (130); what was checkpointed stands and the next run completes exactly', async () => {
+  const watch = join(dir, 'watch2');
+  mkdirSync(watch);
+  copyFileSync(join(dir, 'gen', 'flows-0001.log'), join(watch, 'flows-0001.log'));
+  copyFileSync(join(dir, 'gen', 'flows-0002.log'), join(watch, 'flows-0002.log'));
+  const db = join(dir, 'twice.duckdb');
+  const args = ['run', '--input', watch, '--snapshot', join(dir, 'gen', 'snapshot.csv'), '--events', join(dir, 'gen', 'events.ndjson'), '--db', db, '--flush-interval', '0.3s', '--quiet'];
+  const child = spawn(process.execPath, [BIN, ...args, '--follow'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  let second = false;
+  child.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString();
+    // The second signal goes as soon as the first one is acknowledged (two at once may arrive as one).
+    if (!second && /SIGTERM: finishing/.test(stderr)) {
+      second = true;
+      child.kill('SIGTERM');
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  try {
+    await until(() => sums(db), (s) => s.flows > 0, 30_000, 'some flows flushed');
+    child.kill('SIGTERM');
+    assert.equal(await exited, 130, stderr);
+    assert.match(stderr, /again, exiting without a final flush/);
+  } finally {
+    child.kill('SIGKILL');
+  }
+  const again = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepStrictEqual(sums(db), { flows: truth.flows, packets: truth.packets, bytes: truth.bytes });
+});
