@@ -17,6 +17,7 @@ const COMMANDS: Record<string, Command> = {
   parse: { summary: 'decode flow-log files (any version, gzip, S3 headers, CloudWatch envelopes) to JSON lines', load: () => import('./parse.js') },
   'druid-spec': { summary: 'print (or --post to an Overlord) the Druid Kinesis supervisor spec for the druid sink\'s stream', load: () => import('./druid-spec.js') },
   capacity: { summary: 'measure this machine and plan cores, instances, Kinesis shards and memory for a target flows/s', load: () => import('./capacity.js') },
+  config: { summary: 'check a dredge.yaml (and DREDGE_* overrides) for `dredge run`, or print a commented example', load: () => import('./config.js') },
   query: { summary: 'slice the rollup store: top talkers, cross-region/AZ, rejects, internet exposure, unattributed, read-only SQL', load: () => import('./query.js') },
 };
 
