@@ -29,9 +29,10 @@ import { KinesisSource } from '../sources/kinesis/stream-source.js';
 import { startQueryServer, type QueryServer } from '../daemon/query-server.js';
 import { DuckDBStore } from '../query/store.js';
 import { CliUsageError, parseCli } from './args.js';
+import { annotateFlags, loadRunConfig, mergeRunLists, type LoadedConfig } from '../config/index.js';
 
-const HELP = `usage: dredge run (--input PATH… | --kinesis STREAM) (--snapshot FILE | --index FILE) [options]
-                  [--db FILE | --sink ndjson --out DIR] [PATH…]
+const HELP = `usage: dredge run [--config FILE] (--input PATH… | --kinesis STREAM) (--snapshot FILE | --index FILE)
+                  [options] [--db FILE | --sink ndjson --out DIR] [PATH…]
 
 Reads flow logs, enriches both ends of every flow with the owner of that address at the flow's start,
 rolls flows up into time windows by the dimensions, and writes the rollups to the sink.
@@ -78,6 +79,11 @@ output
                       the snapshot has interface_id/instance_id columns; new generations every flush interval)
   --no-resume         ignore saved checkpoints (default: resume files where the last run stopped)
   --quiet             no progress bar
+
+config
+  --config FILE       a dredge.yaml (default: $DREDGE_CONFIG, else ./dredge.yaml when present): every flag
+                      has a key (\`dredge config example\`), DREDGE_<KEY> variables override the file, and
+                      flags given here override both; \`dredge config check\` validates without running
 
 SIGINT/SIGTERM stop reading, flush what was read, checkpoint, and exit 0 (a second signal exits at once;
 what was checkpointed is kept).`;
@@ -199,8 +205,26 @@ async function openSink(name: string, values: SinkFlags, plan: KeyPlan, windowSe
   return { sink: new NdjsonSink({ dir }), checkpoints: new FileCheckpointStore({ dir }), where: join(dir, rollup === 'none' ? 'flows-*.ndjson' : 'rollups-*.ndjson') };
 }
 
+/**
+ * `dredge run [--config FILE] …`: the config file and DREDGE_* variables become flags placed before the
+ * command line's, so explicit flags win (src/config/). Usage errors name the config key a flag came from.
+ */
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCli(
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const { config, rest, argv: full } = loadRunConfig(argv);
+  try {
+    return await runFlags(config, rest, full);
+  } catch (e) {
+    if (e instanceof CliUsageError) throw new CliUsageError(annotateFlags(config, e.message));
+    throw e;
+  }
+}
+
+async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[]): Promise<number> {
+  const parsed = parseCli(
     argv,
     {
       input: { type: 'string', multiple: true },
@@ -235,15 +259,15 @@ export async function run(argv: string[]): Promise<number> {
       from: { type: 'string' },
       'stop-when-caught-up': { type: 'boolean' },
       follow: { type: 'boolean' },
+      'ops-listen': { type: 'string' },
     },
     HELP,
   );
-  if (values.help === true) {
-    process.stdout.write(HELP + '\n');
-    return 0;
-  }
-  // Inputs may also follow the options (`dredge run … samples/*.log`), so a shell glob works.
-  const inputs = [...(values.input ?? []), ...positionals];
+  // Lists (inputs, snapshots, events) from the command line replace the config file's; inputs may also
+  // follow the options (`dredge run … samples/*.log`), so a shell glob works.
+  const lists = mergeRunLists(config, cliArgv, parsed.values, parsed.positionals);
+  const values = { ...parsed.values, snapshot: lists.snapshot, events: lists.events };
+  const inputs = lists.input;
   const stream = values.kinesis;
   if (stream !== undefined && inputs.length > 0) throw new CliUsageError('give either --kinesis STREAM or --input PATH…, not both (run one dredge per source)');
   if (stream === undefined && inputs.length === 0) throw new CliUsageError(`--input PATH (a file, a directory, or - for stdin) or --kinesis STREAM is required\n\n${HELP}`);
