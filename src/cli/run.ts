@@ -27,6 +27,8 @@ import { listInputs, readFiles, type FileProgress } from '../sources/files/file-
 import { makeKinesisClient } from '../sources/kinesis/client.js';
 import { KinesisSource } from '../sources/kinesis/stream-source.js';
 import { startQueryServer, type QueryServer } from '../daemon/query-server.js';
+import { DredgeMetrics, timedCheckpoints } from '../daemon/metrics.js';
+import { readiness, startOpsServer, type OpsServer } from '../daemon/ops-server.js';
 import { DuckDBStore } from '../query/store.js';
 import { CliUsageError, parseCli } from './args.js';
 import { annotateFlags, loadRunConfig, mergeRunLists, type LoadedConfig } from '../config/index.js';
@@ -81,6 +83,8 @@ output
   --quiet             no progress bar
 
 config
+  --ops-listen A      Prometheus /metrics, /healthz, /readyz on HOST:PORT (default for long runs — --follow,
+                      --kinesis without --stop-when-caught-up — 127.0.0.1:9464, or a free port if taken); off
   --config FILE       a dredge.yaml (default: $DREDGE_CONFIG, else ./dredge.yaml when present): every flag
                       has a key (\`dredge config example\`), DREDGE_<KEY> variables override the file, and
                       flags given here override both; \`dredge config check\` validates without running
@@ -144,6 +148,28 @@ export function summaryLine(s: PipelineStats, wallMs: number): string {
   );
 }
 
+/** A sink's write counters for /metrics (every shipped sink keeps `stats` with writes and errors). */
+function sinkStats(sink: Sink): { writes: number; errors: number; writeMs?: number } {
+  const st = (sink as { stats?: { writes?: number; errors?: number; writeMs?: number } }).stats;
+  return { writes: st?.writes ?? 0, errors: st?.errors ?? 0, ...(st?.writeMs !== undefined ? { writeMs: st.writeMs } : {}) };
+}
+
+const DEFAULT_OPS = { host: '127.0.0.1', port: 9464 };
+
+/** The operations listener: as given; by default for long runs 127.0.0.1:9464, else a free port. */
+async function startOps(flag: string | undefined, longRunning: boolean, o: { metrics: DredgeMetrics; ready: ReturnType<typeof readiness> }): Promise<OpsServer | null> {
+  if (flag === undefined && !longRunning) return null;
+  const where = flag === undefined ? DEFAULT_OPS : parseListen(flag, '--ops-listen');
+  if (where === null) return null;
+  try {
+    return await startOpsServer({ ...where, ...o });
+  } catch (e) {
+    if (flag !== undefined) throw e;
+    // The default port is taken (another dredge on this host): any free port, said on stderr.
+    return startOpsServer({ host: DEFAULT_OPS.host, port: 0, ...o });
+  }
+}
+
 /** How often --follow lists the input folders for new files. */
 const FOLLOW_POLL_MS = 1000;
 /** How often a long-running run checks its index inputs for changes. */
@@ -164,10 +190,10 @@ function unprefixed(m: Map<string, SourcePosition>, prefix: string): Map<string,
   return out;
 }
 
-function parseListen(v: string | undefined): { host: string; port: number } | null {
+function parseListen(v: string | undefined, flag = '--query-listen'): { host: string; port: number } | null {
   if (v === 'off') return null;
   const m = /^(.*):(\d{1,5})$/.exec(v ?? '127.0.0.1:0');
-  if (m === null || Number(m[2]) > 65535) throw new CliUsageError(`--query-listen takes HOST:PORT (e.g. 127.0.0.1:0 for a free port) or off, got "${v}"`);
+  if (m === null || Number(m[2]) > 65535) throw new CliUsageError(`${flag} takes HOST:PORT (e.g. 127.0.0.1:0 for a free port) or off, got "${v}"`);
   return { host: (m[1] as string).replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
 }
 
@@ -279,6 +305,7 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
   if (follow && stream !== undefined) throw new CliUsageError('--follow is for files and folders; a Kinesis stream is always followed');
   if (follow && inputs.includes('-')) throw new CliUsageError('--follow watches files and folders for new files; stdin is read to its end anyway');
   const listen = parseListen(values['query-listen']);
+  if (values['ops-listen'] !== undefined) parseListen(values['ops-listen'], '--ops-listen');
   if ((values.snapshot ?? []).length === 0 && values.index === undefined && values['ip-ranges'] === undefined) {
     throw new CliUsageError('an inventory is required to enrich flows: --snapshot FILE (or --index FILE from `dredge index build`)');
   }
@@ -336,7 +363,8 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
     }
   }
   // The pipeline saves through this tap, so a source can learn when its positions are durable.
-  const checkpointsTap: CheckpointStore = { load: () => opened.checkpoints.load(), save: (p) => opened.checkpoints.save(p) };
+  const checkpointTimes = timedCheckpoints(opened.checkpoints);
+  const checkpointsTap: CheckpointStore = { load: () => checkpointTimes.load(), save: (p) => checkpointTimes.save(p) };
   const checkpoints = checkpointsTap;
   let pipeline: Pipeline;
   let resume: Map<string, SourcePosition>;
@@ -381,7 +409,7 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
       : null;
   if (kinesis !== null) {
     // Children wait for their parents' SHARD_END checkpoints: tell the source each time positions are durable.
-    const inner = opened.checkpoints;
+    const inner = checkpointTimes;
     checkpointsTap.save = async (p) => {
       await inner.save(p);
       kinesis.checkpointed([...unprefixed(new Map(p.map((x) => [x.key, x])), shardKey).values()]);
@@ -449,6 +477,19 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
       }, INDEX_POLL_MS)
     : null;
   watcher?.unref();
+  // Operations: Prometheus /metrics, /healthz, /readyz. On by default for long runs (127.0.0.1:9464, or a
+  // free port when that one is taken); one-shot runs only when --ops-listen is given.
+  const ops = await startOps(values['ops-listen'], longRunning, {
+    metrics: new DredgeMetrics({
+      pipeline: () => pipeline.stats,
+      ...(kinesis !== null ? { shards: () => kinesis.shards() } : {}),
+      index: () => pipeline.index,
+      sink: () => sinkStats(sink),
+      lastCheckpointMs: () => checkpointTimes.lastSaveMs,
+    }),
+    ready: readiness({ sink, pipeline: () => pipeline.failure, ...(kinesis !== null ? { kinesis } : {}) }),
+  });
+  if (ops !== null && values.quiet !== true) process.stderr.write(`dredge run: metrics and health at ${ops.url} (/metrics, /healthz, /readyz)\n`);
   let stats: PipelineStats;
   try {
     if (kinesis !== null) await kinesis.run((b) => pipeline.submit(b.position === undefined ? b : { ...b, position: { ...b.position, key: shardKey + b.position.key } }));
@@ -481,6 +522,7 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
     await pipeline.abort().catch(() => undefined);
     throw e;
   } finally {
+    await ops?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (refresher !== null) clearInterval(refresher);

@@ -259,6 +259,16 @@ export class Pipeline {
     this.ctx = this.contextFor(index, undefined);
   }
 
+  /** The error that stopped the pipeline, or null while it runs (readiness checks). */
+  get failure(): Error | null {
+    return this.fatal;
+  }
+
+  /** The index generation batches are dispatched with now, and its size. */
+  get index(): { generation: number; bytes: number } {
+    return { generation: this.stats.generation, bytes: this.ctx.index.byteLength };
+  }
+
   /** Newest flow `start` seen minus the allowed lateness (the index's retention counts back from it). */
   get watermark(): number {
     return this.maxStart - this.latenessSeconds;

@@ -55,6 +55,16 @@ test('--follow reads files renamed into the folder while it runs, reloads a chan
   try {
     const first = await until(() => sums(db), (s) => s.flows > 0, 30_000, 'the first file queryable while following');
     assert.ok(first.flows < truth.flows);
+    // A long run serves metrics and health (127.0.0.1:9464, or a free port when another run holds it).
+    const opsUrl = /metrics and health at (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1];
+    assert.ok(opsUrl !== undefined, stderr);
+    const metrics = await (await fetch(`${opsUrl}/metrics`)).text();
+    const flowsTotal = Number(/^dredge_flows_total (\d+)/m.exec(metrics)?.[1]);
+    assert.ok(flowsTotal >= first.flows, `dredge_flows_total ${flowsTotal}`);
+    assert.match(metrics, /^dredge_flushes_total \d+/m);
+    assert.equal((await fetch(`${opsUrl}/healthz`)).status, 200);
+    const ready = await fetch(`${opsUrl}/readyz`);
+    assert.equal(ready.status, 200, await ready.text());
     // The inventory changes while the run goes on: every app renamed. The run reloads it by itself.
     const csv = readFileSync(join(dir, 'gen', 'snapshot.csv'), 'utf8').split('\n');
     const appCol = (csv[0] as string).split(',').indexOf('app');
