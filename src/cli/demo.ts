@@ -1,7 +1,7 @@
 // `dredge demo` (what `npm start` runs): decodes the bundled sample files (plain v2 text with a bad
 // line, a gzip S3 object with a custom v5 header, gzip CloudWatch envelopes) through the same decoder
-// the engine uses and summarizes each from the FlowBatch columns. Later issues grow this into the
-// live pipeline demo.
+// the engine uses and summarizes each from the FlowBatch columns, runs the engine on them, then the
+// live product (demo-live.ts): kinesalite, a generator and the daemon, with a live summary.
 
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,11 +11,15 @@ import { FlowDecoder } from '../parse/decoder.js';
 import { ACTION_ACCEPT, ACTION_REJECT } from '../parse/fields.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
 import { decodeStream, openInput } from '../sources/files/decode-stream.js';
-import { parseCli } from './args.js';
+import { CliUsageError, parseCli } from './args.js';
+import { liveDemo } from './demo-live.js';
 
-const HELP = `usage: dredge demo [DIR]
+const HELP = `usage: dredge demo [--seconds N] [--rate FLOWS/S] [DIR]
 
-Decodes every sample flow-log file in DIR (default: the bundled samples/) and prints a summary.`;
+What \`npm start\` runs: decodes every sample flow-log file in DIR (default: the bundled samples/) and
+summarizes it, runs the engine on the samples, then the whole product live for --seconds (default 60):
+an in-process Kinesis (kinesalite), a generator writing --rate (default 20000) flows/s into it, and the
+daemon enriching them into ./dredge-demo.duckdb, with a live summary. Ctrl-C ends the live part early.`;
 
 interface Summary {
   records: number;
@@ -65,7 +69,7 @@ function summarize(batch: FlowBatch, s: Summary): void {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCli(argv, {}, HELP);
+  const { values, positionals } = parseCli(argv, { seconds: { type: 'string' }, rate: { type: 'string' } }, HELP);
   if (values.help === true) {
     process.stdout.write(HELP + '\n');
     return 0;
@@ -95,8 +99,13 @@ export async function run(argv: string[]): Promise<number> {
   }
   out.push(`${totalRecords} records decoded in ${totalSecs.toFixed(2)} s.`, '');
   process.stdout.write(out.join('\n') + '\n');
-  if (positionals[0] === undefined) await engine(dir);
-  return 0;
+  if (positionals[0] !== undefined) return 0;
+  await engine(dir);
+  const seconds = Number(values.seconds ?? 60);
+  const rate = Number(values.rate ?? 20_000);
+  if (!Number.isFinite(seconds) || seconds < 1 || seconds > 86_400) throw new CliUsageError(`--seconds takes a number of seconds from 1 to 86400, got "${values.seconds}"`);
+  if (!Number.isInteger(rate) || rate < 100 || rate > 1_000_000) throw new CliUsageError(`--rate takes flows per second from 100 to 1000000, got "${values.rate}"`);
+  return liveDemo({ seconds, rate, tty: process.stdout.isTTY === true });
 }
 
 /**
@@ -123,12 +132,7 @@ async function engine(dir: string): Promise<void> {
     } finally {
       store.close();
     }
-    const lines = ['', 'Next:'];
-    lines.push('  npx dredge run --snapshot samples/inventory/snapshot.csv --events samples/inventory/events.ndjson --lateness 1h samples/*.log samples/*.gz');
-    lines.push('  npx dredge query top-talkers --by src.app,dst.app --since 1h    # reads ./dredge.duckdb');
-    lines.push('  npx dredge generate --out gen --flows 1000000     # realistic traffic + inventory + exact totals');
-    lines.push('  npx dredge parse samples/vpc-flow-v2.log | head   # every record as JSON');
-    process.stdout.write(lines.join('\n') + '\n');
+
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
