@@ -10,10 +10,10 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  demo: { summary: 'run the product on bundled sample data and print a summary', load: () => import('./demo.js') },
+  demo: { summary: 'what npm start runs: the samples decoded, then the product live (in-process Kinesis → daemon → DuckDB)', load: () => import('./demo.js') },
   generate: { summary: 'write seeded, realistic flow logs with the matching inventory, change events and exact totals', load: () => import('./generate.js') },
   index: { summary: 'build a time-aware IP index from inventory, events and AWS ranges; inspect how an address resolves', load: () => import('./index-cmd.js') },
-  run: { summary: 'the main job: flow logs → enriched, windowed rollups (files, directories, stdin)', load: () => import('./run.js') },
+  run: { summary: 'the main job: flow logs (files, folders, stdin, Kinesis) → enriched, windowed rollups (DuckDB, NDJSON, Druid)', load: () => import('./run.js') },
   parse: { summary: 'decode flow-log files (any version, gzip, S3 headers, CloudWatch envelopes) to JSON lines', load: () => import('./parse.js') },
   'druid-spec': { summary: 'print (or --post to an Overlord) the Druid Kinesis supervisor spec for the druid sink\'s stream', load: () => import('./druid-spec.js') },
   capacity: { summary: 'measure this machine and plan cores, instances, Kinesis shards and memory for a target flows/s', load: () => import('./capacity.js') },
