@@ -231,6 +231,44 @@ async function openSink(name: string, values: SinkFlags, plan: KeyPlan, windowSe
   return { sink: new NdjsonSink({ dir }), checkpoints: new FileCheckpointStore({ dir }), where: join(dir, rollup === 'none' ? 'flows-*.ndjson' : 'rollups-*.ndjson') };
 }
 
+/** `dredge run`'s flags (src/config/ maps every config key onto one of them). */
+export const RUN_OPTIONS = {
+  input: { type: 'string', multiple: true },
+  fields: { type: 'string' },
+  snapshot: { type: 'string', multiple: true },
+  events: { type: 'string', multiple: true },
+  'ip-ranges': { type: 'string' },
+  index: { type: 'string' },
+  dimensions: { type: 'string' },
+  'keep-ports': { type: 'string' },
+  window: { type: 'string' },
+  lateness: { type: 'string' },
+  'flush-interval': { type: 'string' },
+  workers: { type: 'string' },
+  sink: { type: 'string' },
+  out: { type: 'string' },
+  db: { type: 'string' },
+  'query-listen': { type: 'string' },
+  'druid-stream': { type: 'string' },
+  'druid-endpoint': { type: 'string' },
+  'druid-region': { type: 'string' },
+  'druid-url': { type: 'string' },
+  'druid-datasource': { type: 'string' },
+  'checkpoint-dir': { type: 'string' },
+  'no-resume': { type: 'boolean' },
+  'no-heartbeats': { type: 'boolean' },
+  rollup: { type: 'string' },
+  quiet: { type: 'boolean' },
+  kinesis: { type: 'string' },
+  endpoint: { type: 'string' },
+  region: { type: 'string' },
+  from: { type: 'string' },
+  'stop-when-caught-up': { type: 'boolean' },
+  follow: { type: 'boolean' },
+  'ops-listen': { type: 'string' },
+
+} as const;
+
 /**
  * `dredge run [--config FILE] …`: the config file and DREDGE_* variables become flags placed before the
  * command line's, so explicit flags win (src/config/). Usage errors name the config key a flag came from.
@@ -250,45 +288,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[]): Promise<number> {
-  const parsed = parseCli(
-    argv,
-    {
-      input: { type: 'string', multiple: true },
-      fields: { type: 'string' },
-      snapshot: { type: 'string', multiple: true },
-      events: { type: 'string', multiple: true },
-      'ip-ranges': { type: 'string' },
-      index: { type: 'string' },
-      dimensions: { type: 'string' },
-      'keep-ports': { type: 'string' },
-      window: { type: 'string' },
-      lateness: { type: 'string' },
-      'flush-interval': { type: 'string' },
-      workers: { type: 'string' },
-      sink: { type: 'string' },
-      out: { type: 'string' },
-      db: { type: 'string' },
-      'query-listen': { type: 'string' },
-      'druid-stream': { type: 'string' },
-      'druid-endpoint': { type: 'string' },
-      'druid-region': { type: 'string' },
-      'druid-url': { type: 'string' },
-      'druid-datasource': { type: 'string' },
-      'checkpoint-dir': { type: 'string' },
-      'no-resume': { type: 'boolean' },
-      'no-heartbeats': { type: 'boolean' },
-      rollup: { type: 'string' },
-      quiet: { type: 'boolean' },
-      kinesis: { type: 'string' },
-      endpoint: { type: 'string' },
-      region: { type: 'string' },
-      from: { type: 'string' },
-      'stop-when-caught-up': { type: 'boolean' },
-      follow: { type: 'boolean' },
-      'ops-listen': { type: 'string' },
-    },
-    HELP,
-  );
+  const parsed = parseCli(argv, RUN_OPTIONS, HELP);
   // Lists (inputs, snapshots, events) from the command line replace the config file's; inputs may also
   // follow the options (`dredge run … samples/*.log`), so a shell glob works.
   const lists = mergeRunLists(config, cliArgv, parsed.values, parsed.positionals);

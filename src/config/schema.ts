@@ -62,6 +62,7 @@ export const SECTIONS: readonly ConfigSection[] = [
 
 export const KEYS: readonly ConfigKey[] = [
   { key: 'source.input', flag: 'input', kind: 'paths', example: '[flow-logs/]', sample: '[flow-logs/, more/file.log.gz]', doc: 'files (plain, gzip, CloudWatch envelopes), directories (recursively) or - for stdin (--input)' },
+  { key: 'source.follow', flag: 'follow', kind: 'bool', when: true, example: 'false', sample: 'true', doc: 'keep running: read new files renamed into the input folders until stopped (--follow)' },
   { key: 'source.kinesis.stream', flag: 'kinesis', kind: 'text', example: '~', sample: 'vpc-flow-logs', doc: 'read every shard of this stream instead of files (--kinesis)' },
   { key: 'source.kinesis.endpoint', flag: 'endpoint', kind: 'url', example: '~', sample: 'http://localhost:4567', doc: 'a Kinesis-compatible endpoint (kinesalite, LocalStack); default: AWS (--endpoint)' },
   { key: 'source.kinesis.region', flag: 'region', kind: 'text', example: '~', sample: 'eu-west-1', doc: 'AWS region; default: the SDK chain, AWS_REGION (--region)' },
