@@ -7,27 +7,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { DredgeError } from '../../src/errors.js';
-import { makeKinesisClient } from '../../src/sources/kinesis/client.js';
 import { KinesisSource } from '../../src/sources/kinesis/stream-source.js';
-import { type Action, FAST, FaultProxy, type Local, Owner, createStream, hashKeyOf, kinesisError, putTo, sorted, startKinesalite, streamName } from './harness.js';
+import { type Action, FAST, FaultProxy, Owner, createStream, hashKeyOf, kinesisError, putTo, sorted, startProxiedKinesalite, stopProxiedKinesalite, type ProxiedKinesalite, streamName } from './harness.js';
 
-let local: Local;
+let env: ProxiedKinesalite;
 let client: KinesisClient;
 let proxy: FaultProxy;
 let viaProxy: KinesisClient;
 before(async () => {
-  local = await startKinesalite();
-  client = makeKinesisClient({ endpoint: local.endpoint });
-  proxy = new FaultProxy(local.port);
-  await proxy.start();
-  viaProxy = makeKinesisClient({ endpoint: proxy.endpoint });
+  env = await startProxiedKinesalite();
+  ({ client, proxy, viaProxy } = env);
 });
-after(async () => {
-  client.destroy();
-  viaProxy.destroy();
-  await proxy.close();
-  await local.close();
-});
+after(() => stopProxiedKinesalite(env));
 
 /** A 2-shard stream with `n` records; reads it through the proxy under `rule`; returns what was read. */
 async function readUnder(what: string, n: number, rule: (op: string, body: Record<string, unknown>, k: number) => Action): Promise<{ owner: Owner; source: KinesisSource; datas: string[]; injected: number; stream: string }> {

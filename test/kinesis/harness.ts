@@ -7,6 +7,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer, r
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import type { SourcePosition } from '../../src/sinks/sink.js';
+import { makeKinesisClient } from '../../src/sources/kinesis/client.js';
 import type { KinesisBatch, KinesisSource } from '../../src/sources/kinesis/stream-source.js';
 
 // kinesalite ships no types; require() keeps a declaration of it out of the project's type space.
@@ -23,6 +24,28 @@ export async function startKinesalite(): Promise<Local> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return { endpoint: `http://127.0.0.1:${port}`, port, close: () => new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve()))) };
+}
+
+/** kinesalite, a client to it, a FaultProxy in front of it and a client through the proxy. */
+export interface ProxiedKinesalite {
+  local: Local;
+  client: KinesisClient;
+  proxy: FaultProxy;
+  viaProxy: KinesisClient;
+}
+
+export async function startProxiedKinesalite(): Promise<ProxiedKinesalite> {
+  const local = await startKinesalite();
+  const proxy = new FaultProxy(local.port);
+  await proxy.start();
+  return { local, client: makeKinesisClient({ endpoint: local.endpoint }), proxy, viaProxy: makeKinesisClient({ endpoint: proxy.endpoint }) };
+}
+
+export async function stopProxiedKinesalite(k: ProxiedKinesalite): Promise<void> {
+  k.client.destroy();
+  k.viaProxy.destroy();
+  await k.proxy.close();
+  await k.local.close();
 }
 
 let streams = 0;

@@ -6,28 +6,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { DredgeError } from '../../src/errors.js';
-import { makeKinesisClient } from '../../src/sources/kinesis/client.js';
 import { putRecords } from '../../src/sources/kinesis/producer.js';
 import { KinesisSource } from '../../src/sources/kinesis/stream-source.js';
-import { FAST, FaultProxy, type Local, Owner, createStream, kinesisError, sorted, startKinesalite, streamName } from './harness.js';
+import { FAST, FaultProxy, Owner, createStream, kinesisError, sorted, startProxiedKinesalite, stopProxiedKinesalite, type ProxiedKinesalite, streamName } from './harness.js';
 
-let local: Local;
+let env: ProxiedKinesalite;
 let client: KinesisClient;
 let proxy: FaultProxy;
 let viaProxy: KinesisClient;
 before(async () => {
-  local = await startKinesalite();
-  client = makeKinesisClient({ endpoint: local.endpoint });
-  proxy = new FaultProxy(local.port);
-  await proxy.start();
-  viaProxy = makeKinesisClient({ endpoint: proxy.endpoint });
+  env = await startProxiedKinesalite();
+  ({ client, proxy, viaProxy } = env);
 });
-after(async () => {
-  client.destroy();
-  viaProxy.destroy();
-  await proxy.close();
-  await local.close();
-});
+after(() => stopProxiedKinesalite(env));
 
 /** Everything in the stream, read with the source. */
 async function readAll(stream: string): Promise<string[]> {

@@ -6,27 +6,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type KinesisClient, MergeShardsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
-import { makeKinesisClient } from '../../src/sources/kinesis/client.js';
 import { KinesisSource } from '../../src/sources/kinesis/stream-source.js';
-import { FAST, FaultProxy, type Local, Owner, createStream, putTo, sleepMs, sorted, startKinesalite, streamName, until, waitActive } from './harness.js';
+import { FAST, FaultProxy, Owner, createStream, putTo, sleepMs, sorted, startProxiedKinesalite, stopProxiedKinesalite, type ProxiedKinesalite, streamName, until, waitActive } from './harness.js';
 
-let local: Local;
+let env: ProxiedKinesalite;
 let client: KinesisClient;
 let proxy: FaultProxy;
 let viaProxy: KinesisClient;
 before(async () => {
-  local = await startKinesalite();
-  client = makeKinesisClient({ endpoint: local.endpoint });
-  proxy = new FaultProxy(local.port);
-  await proxy.start();
-  viaProxy = makeKinesisClient({ endpoint: proxy.endpoint });
+  env = await startProxiedKinesalite();
+  ({ client, proxy, viaProxy } = env);
 });
-after(async () => {
-  client.destroy();
-  viaProxy.destroy();
-  await proxy.close();
-  await local.close();
-});
+after(() => stopProxiedKinesalite(env));
 
 const KEYS = 8;
 /** Hash key of partition `k` of KEYS, spread evenly over the whole hash range. */
