@@ -45,7 +45,7 @@ const DIMENSIONS = 'src.app,dst.app,protocol,action';
 const GUARD_RATIO = 0.04;
 
 /** Counts what arrives, keeps nothing (the in-memory sink of the issue, without per-row objects). */
-class CountingSink implements Sink {
+export class CountingSink implements Sink {
   readonly name = 'count';
   rows = 0;
   flows = 0;

@@ -40,15 +40,14 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
-import type { RollupBatch } from '../../src/aggregate/rollups.js';
 import { Pipeline, type PipelineStats, type RawBatch } from '../../src/daemon/pipeline.js';
 import type { IndexView } from '../../src/index/lookup.js';
-import type { CheckpointStore, Sink, SourcePosition } from '../../src/sinks/sink.js';
+import type { CheckpointStore, SourcePosition } from '../../src/sinks/sink.js';
 import { cloudWatchEnvelopes } from '../../src/sources/generator/traffic.js';
 import { makeKinesisClient } from '../../src/sources/kinesis/client.js';
 import { putRecords } from '../../src/sources/kinesis/producer.js';
 import { type KinesisBatch, KinesisSource, type ShardStatus } from '../../src/sources/kinesis/stream-source.js';
-import { pct, prepare } from '../e2e/pipeline.js';
+import { CountingSink, pct, prepare } from '../e2e/pipeline.js';
 import type { BenchOptions, GuardResult, ScenarioResult } from '../run.js';
 
 // kinesalite ships no types; require() keeps a declaration of it out of the project's type space.
@@ -82,18 +81,6 @@ const GUARD_RATIO = 0.15;
  * time that is in neither term: the same run with `dredge run`'s AWS pacing measured 1.35.
  */
 const GUARD_SLACK = 1.1;
-
-/** Counts what arrives, keeps nothing (as bench/e2e/pipeline.ts's sink). */
-class CountingSink implements Sink {
-  readonly name = 'count';
-  rows = 0;
-  flows = 0;
-  async write(b: RollupBatch): Promise<void> {
-    this.rows += b.rows;
-    for (let i = 0; i < b.rows; i++) this.flows += b.flows[i] as number;
-  }
-  async close(): Promise<void> {}
-}
 
 interface Local {
   endpoint: string;
