@@ -119,6 +119,36 @@ export interface PipelineStats {
   flushDelayMs: number[];
 }
 
+/** Every counter at zero (a fresh pipeline's stats). */
+export function emptyPipelineStats(): PipelineStats {
+  return {
+    batches: 0,
+    bytesIn: 0,
+    records: 0,
+    flows: 0,
+    packets: 0,
+    bytes: 0,
+    malformed: 0,
+    envelopes: 0,
+    controlMessages: 0,
+    nodata: 0,
+    skipdata: 0,
+    noStart: 0,
+    late: { flows: 0, packets: 0, bytes: 0 },
+    unattributedSrc: 0,
+    unattributedDst: 0,
+    damagedBatches: 0,
+    retried: 0,
+    sinkRetries: 0,
+    flushes: 0,
+    rowsFlushed: 0,
+    merges: 0,
+    generation: 0,
+    batchLatencyMs: [],
+    flushDelayMs: [],
+  };
+}
+
 interface Entry {
   source: string;
   recordIds: readonly string[] | undefined;
@@ -172,32 +202,7 @@ export class Pipeline {
   private closed = false;
   private readonly timer: NodeJS.Timeout;
   readonly errors: BatchError[] = [];
-  readonly stats: PipelineStats = {
-    batches: 0,
-    bytesIn: 0,
-    records: 0,
-    flows: 0,
-    packets: 0,
-    bytes: 0,
-    malformed: 0,
-    envelopes: 0,
-    controlMessages: 0,
-    nodata: 0,
-    skipdata: 0,
-    noStart: 0,
-    late: { flows: 0, packets: 0, bytes: 0 },
-    unattributedSrc: 0,
-    unattributedDst: 0,
-    damagedBatches: 0,
-    retried: 0,
-    sinkRetries: 0,
-    flushes: 0,
-    rowsFlushed: 0,
-    merges: 0,
-    generation: 0,
-    batchLatencyMs: [],
-    flushDelayMs: [],
-  };
+  readonly stats: PipelineStats = emptyPipelineStats();
 
   constructor(opts: PipelineOptions) {
     this.plan = planKey(opts.dimensions, opts.keepPorts);

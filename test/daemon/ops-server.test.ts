@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
 import type { AddressInfo } from 'node:net';
-import { Pipeline, type PipelineStats } from '../../src/daemon/pipeline.js';
+import { Pipeline, emptyPipelineStats, type PipelineStats } from '../../src/daemon/pipeline.js';
 import { DredgeMetrics, PIPELINE_SAMPLE_CAP, timedCheckpoints } from '../../src/daemon/metrics.js';
 import { kinesisCheck, readiness, startOpsServer, type Readiness } from '../../src/daemon/ops-server.js';
 import { DredgeError } from '../../src/errors.js';
@@ -20,33 +20,7 @@ import { CollectSink, smallIndex } from '../pipeline/helpers.js';
 const enc = new TextEncoder();
 
 function stats(over: Partial<PipelineStats> = {}): PipelineStats {
-  return {
-    batches: 0,
-    bytesIn: 0,
-    records: 0,
-    flows: 0,
-    packets: 0,
-    bytes: 0,
-    malformed: 0,
-    envelopes: 0,
-    controlMessages: 0,
-    nodata: 0,
-    skipdata: 0,
-    noStart: 0,
-    late: { flows: 0, packets: 0, bytes: 0 },
-    unattributedSrc: 0,
-    unattributedDst: 0,
-    damagedBatches: 0,
-    retried: 0,
-    sinkRetries: 0,
-    flushes: 0,
-    rowsFlushed: 0,
-    merges: 0,
-    generation: 0,
-    batchLatencyMs: [],
-    flushDelayMs: [],
-    ...over,
-  };
+  return { ...emptyPipelineStats(), ...over };
 }
 
 function shard(id: string, over: Partial<ShardStatus> = {}): ShardStatus {
