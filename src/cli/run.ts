@@ -170,6 +170,15 @@ async function startOps(flag: string | undefined, longRunning: boolean, o: { met
   }
 }
 
+/** A file's modification time as text ('missing' when it cannot be read): what an index reload watches. */
+function mtimeOf(path: string): string {
+  try {
+    return String(statSync(path).mtimeMs);
+  } catch {
+    return 'missing';
+  }
+}
+
 /** How often --follow lists the input folders for new files. */
 const FOLLOW_POLL_MS = 1000;
 /** How often a long-running run checks its index inputs for changes. */
@@ -362,10 +371,16 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
       throw e;
     }
   }
-  // The pipeline saves through this tap, so a source can learn when its positions are durable.
+  // The pipeline saves through this wrapper, so a source can learn when its positions are durable.
   const checkpointTimes = timedCheckpoints(opened.checkpoints);
-  const checkpointsTap: CheckpointStore = { load: () => checkpointTimes.load(), save: (p) => checkpointTimes.save(p) };
-  const checkpoints = checkpointsTap;
+  let onDurable: (p: readonly SourcePosition[]) => void = () => undefined;
+  const checkpoints: CheckpointStore = {
+    load: () => checkpointTimes.load(),
+    save: async (p) => {
+      await checkpointTimes.save(p);
+      onDurable(p);
+    },
+  };
   let pipeline: Pipeline;
   let resume: Map<string, SourcePosition>;
   try {
@@ -407,14 +422,8 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
           ...(values.quiet === true ? {} : { log: (m: string) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}dredge run: ${m}\n`) }),
         })
       : null;
-  if (kinesis !== null) {
-    // Children wait for their parents' SHARD_END checkpoints: tell the source each time positions are durable.
-    const inner = checkpointTimes;
-    checkpointsTap.save = async (p) => {
-      await inner.save(p);
-      kinesis.checkpointed([...unprefixed(new Map(p.map((x) => [x.key, x])), shardKey).values()]);
-    };
-  }
+  // Children wait for their parents' SHARD_END checkpoints: tell the source each time positions are durable.
+  if (kinesis !== null) onDurable = (p) => kinesis.checkpointed([...unprefixed(new Map(p.map((x) => [x.key, x])), shardKey).values()]);
   // SIGINT/SIGTERM: stop reading, then the normal close (drain, flush, checkpoint). A second one exits now.
   let stopping = false;
   let wakeFollow: () => void = () => undefined;
@@ -455,7 +464,7 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
   // Index inputs reloaded without a restart (issue #7): on SIGHUP, and when a long-running run sees one
   // of them change. A file that no longer loads is reported and the index in use is kept.
   const indexFiles = [...(values.snapshot ?? []), ...(values.events ?? []), ...(values['ip-ranges'] !== undefined ? [values['ip-ranges']] : []), ...(values.index !== undefined ? [values.index] : [])];
-  const mtimes = (): string => indexFiles.map((f) => { try { return String(statSync(f).mtimeMs); } catch { return 'missing'; } }).join(',');
+  const mtimes = (): string => indexFiles.map(mtimeOf).join(',');
   let lastMtimes = mtimes();
   const reloadIndex = (why: string): void => {
     lastMtimes = mtimes();
@@ -496,23 +505,24 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
     else {
       // --follow: after the inputs, new files under the input folders are read as they appear, until a signal.
       const seen = new Set<string>();
-      for (let todo = paths; ; ) {
+      const newFiles = async (): Promise<string[]> => {
+        while (!stopping) {
+          await new Promise<void>((r) => {
+            wakeFollow = r;
+            setTimeout(r, FOLLOW_POLL_MS);
+          });
+          const todo = stopping ? [] : (await listInputs(inputs)).filter((p) => !seen.has(p));
+          if (todo.length > 0) return todo;
+        }
+        return [];
+      };
+      for (let todo = paths; ; todo = await newFiles()) {
         for (const p of todo) seen.add(p);
         for await (const batch of readFiles(todo, { resume, fixedFields: values.fields !== undefined }, progress)) {
           await pipeline.submit(batch);
           if (stopping) break;
         }
         if (!follow || stopping) break;
-        for (;;) {
-          await new Promise<void>((r) => {
-            wakeFollow = r;
-            setTimeout(r, FOLLOW_POLL_MS);
-          });
-          if (stopping) break;
-          todo = (await listInputs(inputs)).filter((p) => !seen.has(p));
-          if (todo.length > 0) break;
-        }
-        if (stopping) break;
       }
     }
     await stopQueries();
