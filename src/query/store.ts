@@ -6,9 +6,11 @@
 import { existsSync } from 'node:fs';
 import { DuckDBInstance, DuckDBTypeId, StatementType, type DuckDBConnection, type DuckDBResultReader } from '@duckdb/node-api';
 import { DredgeError } from '../errors.js';
+import { DEFAULT_DB as SINK_DEFAULT_DB } from '../sinks/duckdb.js';
 import type { Cell, Column, ColumnKind, Query, RowSource, Rows, StoreSchema } from './rows.js';
 
-export const DEFAULT_DB = './dredge.duckdb';
+/** The store `dredge run` writes unless told otherwise (the sink owns the name). */
+export const DEFAULT_DB = `./${SINK_DEFAULT_DB}`;
 
 function kindOf(typeId: DuckDBTypeId): ColumnKind {
   switch (typeId) {
