@@ -262,16 +262,17 @@ export class DuckDbSink implements Sink {
 
   /**
    * The rows, staged as numbers, then turned into the table's typed row by DuckDB. Measured here (bench
-   * duckdb, 457k rows × 9 text dims): a VARCHAR vector costs one native call per string, and filling
-   * them took ~65% of a 2.3 s write; staging dictionary ids (INTEGER vectors, one bulk copy each) and
-   * letting DuckDB pick each string out of the dictionary as a LIST (`l[id + 1]`, one per dictionary)
-   * inside `INSERT … SELECT` takes ~1.1 s, close to DuckDB's own ~0.8 s for inserting those strings.
+   * duckdb --quick, 457k rows × 9 text dims): a VARCHAR vector costs one native call per string, and
+   * filling them took ~65% of a 2.3–2.6 s write; staging dictionary ids (INTEGER vectors, one bulk copy
+   * each) and letting DuckDB pick each string out of the dictionary as a LIST (`l[id + 1]`, one per
+   * dictionary) inside `INSERT … SELECT` took 1.64 s with BigInt metrics (470 ms of it staging) and
+   * 1.28 s with the numbers staged as DOUBLE; DuckDB's own INSERT … SELECT of those rows took 0.65 s.
    */
   private async appendRows(b: RollupBatch): Promise<void> {
     const lists = await this.prepareDicts(b);
     const nDims = b.columns.length;
     // Numbers are staged as DOUBLE (exact to 2^53, as the batch holds them): a DOUBLE vector takes a JS
-    // number as it is, a BIGINT one needs a BigInt per value (measured: staging 457k rows took 470 ms with BigInts, less than half that without).
+    // number as it is, a BIGINT one needs a BigInt per value (whole write, 457k rows: 1.64 s → 1.28 s).
     const stageTypes = [DOUBLE, ...b.columns.map((c) => (c.kind === 'string' ? INTEGER : DOUBLE)), UTINYINT, UTINYINT, DOUBLE, DOUBLE, DOUBLE];
     const shape = stageTypes.map((t) => t.toString()).join(',');
     if (this.stageShape !== shape) {
