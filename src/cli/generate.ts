@@ -30,7 +30,7 @@ import { createGzip } from 'node:zlib';
 import { DredgeError } from '../errors.js';
 import { formatTime, parseDuration, parseTime } from '../index/load/time.js';
 import { FlowFormat } from '../parse/fields.js';
-import { DEFAULT_TRAFFIC, type FlowValues, TrafficGenerator, cloudWatchEnvelopes } from '../sources/generator/traffic.js';
+import { DEFAULT_TRAFFIC, type FlowValues, TrafficGenerator, cloudWatchEnvelopes, streamTraffic } from '../sources/generator/traffic.js';
 import { MAX_SUBNETS, buildWorld } from '../sources/generator/world.js';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { makeKinesisClient } from '../sources/kinesis/client.js';
@@ -238,13 +238,20 @@ export async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** `--flows 1e6`, `1_000_000` and `1000000` alike; `fallback` when the flag is absent. */
-function wholeNumber(flag: string, v: string | undefined, fallback: number, min: number, max: number): number {
+/** `--flows 1e6`, `1_000_000` and `1000000` alike; `fallback` when the flag is absent. (`dredge run --generate` reads its numbers with it too.) */
+export function wholeNumber(flag: string, v: string | undefined, fallback: number, min: number, max: number): number {
   if (v === undefined) return fallback;
   const s = v.trim().replace(/_/g, '');
   const n = /^\d+(\.\d+)?(e\d+)?$/i.test(s) ? Number(s) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new CliUsageError(`${flag} takes a whole number from ${min} to ${max}, got "${v}"`);
   return n;
+}
+
+/** `--rate`: flows per second, a number > 0 (`50_000` and `5e4` alike). */
+export function flowRate(v: string): number {
+  const r = Number(v.trim().replace(/_/g, ''));
+  if (!(r > 0) || !Number.isFinite(r)) throw new CliUsageError(`--rate takes flows per second, a number > 0, got "${v}"`);
+  return r;
 }
 
 /** --flows / --rate / --duration → how many flows to send and how fast (null: as fast as possible). */
@@ -256,11 +263,7 @@ function kinesisPace(flows: number | undefined, rateFlag: string | undefined, du
     seconds = d;
   }
   let rate: number | null = null;
-  if (rateFlag !== undefined) {
-    const r = Number(rateFlag.trim().replace(/_/g, ''));
-    if (!(r > 0) || !Number.isFinite(r)) throw new CliUsageError(`--rate takes flows per second, a number > 0, got "${rateFlag}"`);
-    rate = r;
-  }
+  if (rateFlag !== undefined) rate = flowRate(rateFlag);
   if (flows !== undefined) {
     if (rate !== null && seconds !== null) throw new CliUsageError('give at most two of --flows, --rate and --duration: the third follows from them');
     if (seconds !== null) return { total: flows, rate: flows / seconds };
@@ -302,13 +305,8 @@ export async function generate(o: GenerateOptions, log: (line: string) => void):
   } catch (e) {
     throw new DredgeError('DREDGE_ERR_CONFIG', `cannot create the output folder ${o.out}: ${(e as Error).message}; check --out`);
   }
-  const traffic = { seed: o.seed, startTime: o.startTime, spanSeconds: o.spanSeconds, subnets: o.subnets };
   const world = await writeWorld(o, log);
-
-  // Records come in event-time order across the span with up to 5 minutes of delay (within the
-  // default 10-minute lateness), as a stream delivers them; uniform random times would make most of a
-  // run late for any watermark.
-  const gen = new TrafficGenerator(o.format, { ...traffic, flowsPerSecond: o.flows / o.spanSeconds, maxDelaySeconds: Math.min(300, o.spanSeconds) });
+  const gen = new TrafficGenerator(o.format, streamTraffic(o, o.flows / o.spanSeconds));
   const tally = new Tally();
   const custom = !o.format.equals(FlowFormat.V2_DEFAULT);
   const header = custom && o.envelope === null ? o.format.names.join(' ') + '\n' : null;
@@ -434,7 +432,7 @@ export async function generateKinesis(o: GenerateOptions, k: KinesisTarget, log:
     throw new DredgeError('DREDGE_ERR_CONFIG', `cannot create the output folder ${o.out}: ${(e as Error).message}; check --out`);
   }
   const world = await writeWorld(o, log);
-  const gen = new TrafficGenerator(o.format, { seed: o.seed, startTime: o.startTime, spanSeconds: o.spanSeconds, subnets: o.subnets, flowsPerSecond: o.flows / o.spanSeconds, maxDelaySeconds: Math.min(300, o.spanSeconds) });
+  const gen = new TrafficGenerator(o.format, streamTraffic(o, o.flows / o.spanSeconds));
   const tally = new Tally();
   const client = makeKinesisClient({ endpoint: k.endpoint, region: k.region });
   if (k.createShards !== undefined) await ensureStream(client, k.stream, k.createShards, log);

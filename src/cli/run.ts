@@ -1,6 +1,7 @@
-// `dredge run`: the main job over files (issue #4's interface; later sources and sinks join it):
-// read inputs → worker pool (decode, enrich at flow time, pre-aggregate) → merged deltas → sink every
-// flush interval → checkpoints after the sink's ack. Progress and the run summary go to stderr.
+// `dredge run`: the main job over files, a Kinesis stream or the built-in generator (issue #4's
+// interface; later sources and sinks join it): read inputs → worker pool (decode, enrich at flow time,
+// pre-aggregate) → merged deltas → sink every flush interval → checkpoints after the sink's ack.
+// Progress and the run summary go to stderr.
 
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +25,9 @@ import { openDruidKinesisSink } from '../sinks/druid.js';
 import { openDruidSqlSink } from '../sinks/druid-sql.js';
 import type { CheckpointStore, Sink, SourcePosition } from '../sinks/sink.js';
 import { listInputs, readFiles, type FileProgress } from '../sources/files/file-source.js';
+import { GeneratorSource, generatedShape } from '../sources/generator/generator-source.js';
+import { DEFAULT_TRAFFIC } from '../sources/generator/traffic.js';
+import { buildWorld, type World } from '../sources/generator/world.js';
 import { makeKinesisClient } from '../sources/kinesis/client.js';
 import { KinesisSource } from '../sources/kinesis/stream-source.js';
 import { startQueryServer, type QueryServer } from '../daemon/query-server.js';
@@ -31,10 +35,12 @@ import { DredgeMetrics, timedCheckpoints } from '../daemon/metrics.js';
 import { readiness, startOpsServer, type OpsServer } from '../daemon/ops-server.js';
 import { DuckDBStore } from '../query/store.js';
 import { CliUsageError, parseCli } from './args.js';
+import { flowRate, wholeNumber } from './generate.js';
 import { annotateFlags, loadRunConfig, mergeRunLists, type LoadedConfig } from '../config/index.js';
 
 const HELP = `usage: dredge run [--config FILE] (--input PATH… | --kinesis STREAM) (--snapshot FILE | --index FILE)
                   [options] [--db FILE | --sink ndjson --out DIR] [PATH…]
+       dredge run --generate [--records N] [--rate N] [--seed S] [options]
 
 Reads flow logs, enriches both ends of every flow with the owner of that address at the flow's start,
 rolls flows up into time windows by the dimensions, and writes the rollups to the sink.
@@ -51,6 +57,12 @@ inputs
   --region R          AWS region (default: the SDK chain, AWS_REGION; us-east-1 for a local endpoint)
   --from WHERE        trim-horizon (default), latest, or an ISO time: where a shard with no checkpoint starts
   --stop-when-caught-up  end once every shard is read to its tip (children included) and flushed
+  --generate          built-in traffic instead: the records \`dredge generate --flows N --seed S\` writes
+                      (with --records N), enriched with that generator's inventory unless --snapshot or
+                      --index is given; checkpointed as generator:S, so a restart goes on where it stopped
+  --records N         --generate: stop after record N of the stream (default: run until SIGINT/SIGTERM)
+  --rate N            --generate: N records per second in real time (default: as fast as they are taken)
+  --seed S            --generate: the stream's seed, 0 to 4294967295 (default ${DEFAULT_TRAFFIC.seed})
 enrichment (the time-aware IP index)
   --snapshot FILE     inventory CSV or NDJSON (repeatable)     --events FILE   change events NDJSON (repeatable)
   --ip-ranges FILE    AWS ip-ranges.json                       --index FILE    a prebuilt index (dredge index build)
@@ -107,8 +119,11 @@ function duration(v: string | undefined, flag: string, dflt: number): number {
   return d;
 }
 
-/** Builds (or opens) the index generation the run enriches with; the builder is kept for heartbeats. */
-export function loadIndex(values: { snapshot?: string[]; events?: string[]; 'ip-ranges'?: string; index?: string }): { view: IndexView; builder: IndexBuilder | null } {
+/**
+ * Builds (or opens) the index generation the run enriches with; the builder is kept for heartbeats.
+ * `world`: a generated inventory (--generate without --snapshot/--index) added before the files.
+ */
+export function loadIndex(values: { snapshot?: string[]; events?: string[]; 'ip-ranges'?: string; index?: string }, world: Pick<World, 'snapshotCsv' | 'eventsNdjson'> | null = null): { view: IndexView; builder: IndexBuilder | null } {
   if (values.index !== undefined) {
     if ((values.snapshot ?? []).length > 0 || (values.events ?? []).length > 0) throw new CliUsageError('give either --index or --snapshot/--events, not both');
     let bytes: Uint8Array;
@@ -122,6 +137,10 @@ export function loadIndex(values: { snapshot?: string[]; events?: string[]; 'ip-
   // Retention counts back from the flow watermark at each refresh (DESIGN.md §9); the first freeze,
   // before any flow, keeps everything.
   const b = new IndexBuilder();
+  if (world !== null) {
+    for (const r of parseSnapshot(world.snapshotCsv, 'the generated snapshot')) b.addSnapshotRow(r);
+    for (const e of parseEvents(world.eventsNdjson, 'the generated events')) b.addEvent(e);
+  }
   for (const f of values.snapshot ?? []) for (const r of parseSnapshot(readText(f, 'snapshot'), f)) b.addSnapshotRow(r);
   for (const f of values.events ?? []) for (const e of parseEvents(readText(f, 'events'), f)) b.addEvent(e);
   if (values['ip-ranges'] !== undefined) {
@@ -274,6 +293,10 @@ export const RUN_OPTIONS = {
   from: { type: 'string' },
   'stop-when-caught-up': { type: 'boolean' },
   follow: { type: 'boolean' },
+  generate: { type: 'boolean' },
+  records: { type: 'string' },
+  rate: { type: 'string' },
+  seed: { type: 'string' },
   'ops-listen': { type: 'string' },
 
 } as const;
@@ -304,18 +327,28 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
   const values = { ...parsed.values, snapshot: lists.snapshot, events: lists.events };
   const inputs = lists.input;
   const stream = values.kinesis;
+  const generate = values.generate === true;
+  if (generate && inputs.length > 0) throw new CliUsageError('--generate and --input are two sources: give one of them (run one dredge per source)');
+  if (generate && stream !== undefined) throw new CliUsageError('--generate and --kinesis are two sources: give one of them (run one dredge per source)');
   if (stream !== undefined && inputs.length > 0) throw new CliUsageError('give either --kinesis STREAM or --input PATH…, not both (run one dredge per source)');
-  if (stream === undefined && inputs.length === 0) throw new CliUsageError(`--input PATH (a file, a directory, or - for stdin) or --kinesis STREAM is required\n\n${HELP}`);
+  if (stream === undefined && inputs.length === 0 && !generate) throw new CliUsageError(`--input PATH (a file, a directory, or - for stdin) or --kinesis STREAM is required (or --generate: built-in traffic)\n\n${HELP}`);
+  if (!generate) {
+    for (const f of ['records', 'rate', 'seed'] as const) if (values[f] !== undefined) throw new CliUsageError(`--${f} is a generator option; add --generate`);
+  }
+  const records = values.records !== undefined ? wholeNumber('--records', values.records, 0, 1, Number.MAX_SAFE_INTEGER) : undefined;
+  const rateLimit = values.rate !== undefined ? flowRate(values.rate) : undefined;
+  const seed = wholeNumber('--seed', values.seed, DEFAULT_TRAFFIC.seed, 0, 0xffffffff);
   if (stream === undefined) {
     for (const f of ['endpoint', 'region', 'from', 'stop-when-caught-up'] as const) if (values[f] !== undefined) throw new CliUsageError(`--${f} is a Kinesis option; add --kinesis STREAM`);
   }
   const from = parseFrom(values.from);
   const follow = values.follow === true;
   if (follow && stream !== undefined) throw new CliUsageError('--follow is for files and folders; a Kinesis stream is always followed');
+  if (follow && generate) throw new CliUsageError('--follow is for files and folders; --generate runs until --records N or a signal');
   if (follow && inputs.includes('-')) throw new CliUsageError('--follow watches files and folders for new files; stdin is read to its end anyway');
   const listen = parseListen(values['query-listen']);
   if (values['ops-listen'] !== undefined) parseListen(values['ops-listen'], '--ops-listen');
-  if ((values.snapshot ?? []).length === 0 && values.index === undefined && values['ip-ranges'] === undefined) {
+  if (!generate && (values.snapshot ?? []).length === 0 && values.index === undefined && values['ip-ranges'] === undefined) {
     throw new CliUsageError('an inventory is required to enrich flows: --snapshot FILE (or --index FILE from `dredge index build`)');
   }
   // `--out DIR` alone means the ndjson sink (the only one that writes a directory).
@@ -345,7 +378,10 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
   const flushMs = duration(values['flush-interval'], '--flush-interval', 10) * 1000;
 
   const t0 = performance.now();
-  const { view: index, builder } = loadIndex(values);
+  // Generated traffic is enriched with its own inventory (built here, as `dredge generate` writes it)
+  // unless the user names one.
+  const world = generate && (values.snapshot ?? []).length === 0 && values.index === undefined ? buildWorld(generatedShape(seed)) : null;
+  const { view: index, builder } = loadIndex(values, world);
   // Heartbeats need an inventory that maps interfaces/instances to owners (interface_id/instance_id
   // columns); without one a heartbeat could not name an owner, so none are collected.
   const heartbeats = builder !== null && builder.mapsInterfaces && values['no-heartbeats'] !== true;
@@ -383,8 +419,21 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
   };
   let pipeline: Pipeline;
   let resume: Map<string, SourcePosition>;
+  // SIGINT/SIGTERM wake the generator when it waits for records to fall due.
+  const stopSource = new AbortController();
+  let generator: GeneratorSource | null = null;
   try {
     resume = values['no-resume'] === true ? new Map() : await checkpoints.load();
+    if (generate) {
+      generator = new GeneratorSource({
+        seed,
+        resume,
+        signal: stopSource.signal,
+        ...(records !== undefined ? { records } : {}),
+        ...(rateLimit !== undefined ? { rate: rateLimit } : {}),
+        ...(values.fields !== undefined ? { format: FlowFormat.parse(values.fields) } : {}),
+      });
+    }
     pipeline = new Pipeline({
       sink,
       index,
@@ -434,6 +483,7 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
     }
     stopping = true;
     wakeFollow();
+    stopSource.abort();
     process.stderr.write(`\ndredge run: ${sig}: finishing the batches in flight, flushing and checkpointing (again to exit at once)\n`);
     void kinesis?.stop();
   };
@@ -445,7 +495,14 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
     ? setInterval(() => {
         const s = pipeline.stats;
         const el = (performance.now() - started) / 1000;
-        const frac = progress.bytesTotal > 0 ? progress.bytesRead / progress.bytesTotal : 0;
+        const gen = generator;
+        if (gen !== null && gen.records === undefined) {
+          process.stderr.write(`\r${gen.emitted} records generated, ${s.records} read, ${rate(s.flows / Math.max(el, 0.001))} flows/s   `);
+          return;
+        }
+        // Files: bytes read of the total; generated: records of --records (from where this run resumed).
+        const total = gen?.records;
+        const frac = gen !== null && total !== undefined ? (gen.emitted - gen.resumedAt) / Math.max(1, total - gen.resumedAt) : progress.bytesTotal > 0 ? progress.bytesRead / progress.bytesTotal : 0;
         const eta = frac > 0.01 ? el / frac - el : NaN;
         const width = 24;
         const filled = Math.round(frac * width);
@@ -455,8 +512,9 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
           process.stderr.write(`\r${sh.filter((x) => x.state === 'PROCESSING').length}/${sh.length} shards reading, ${s.records} records, ${rate(s.flows / Math.max(el, 0.001))} flows/s, max ${behind} ms behind   `);
           return;
         }
+        const done = gen !== null ? `${gen.emitted}/${total} generated` : `${mb(progress.bytesRead)}/${mb(progress.bytesTotal)} MB`;
         process.stderr.write(
-          `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${s.records} records, ${mb(progress.bytesRead)}/${mb(progress.bytesTotal)} MB, ${rate(s.flows / Math.max(el, 0.001))} flows/s, ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : '?'}   `,
+          `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${s.records} records, ${done}, ${rate(s.flows / Math.max(el, 0.001))} flows/s, ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : '?'}   `,
         );
       }, 250)
     : null;
@@ -469,7 +527,7 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
   const reloadIndex = (why: string): void => {
     lastMtimes = mtimes();
     try {
-      const next = loadIndex(values);
+      const next = loadIndex(values, world);
       pipeline.setIndex(next.view);
       if (heartbeats && next.builder !== null && next.builder.mapsInterfaces) refresh = new IndexRefresh(next.builder);
       process.stderr.write(`${tty ? '\r\x1b[K' : ''}dredge run: ${why}: index reloaded from ${indexFiles.join(', ')} (generation ${next.view.generation}); batches from now on use it\n`);
@@ -479,7 +537,7 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
   };
   const onHup = (): void => reloadIndex('SIGHUP');
   process.on('SIGHUP', onHup);
-  const longRunning = follow || (kinesis !== null && values['stop-when-caught-up'] !== true);
+  const longRunning = follow || (kinesis !== null && values['stop-when-caught-up'] !== true) || (generator !== null && generator.records === undefined);
   const watcher = longRunning
     ? setInterval(() => {
         if (mtimes() !== lastMtimes) reloadIndex('index inputs changed');
@@ -502,7 +560,12 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
   let stats: PipelineStats;
   try {
     if (kinesis !== null) await kinesis.run((b) => pipeline.submit(b.position === undefined ? b : { ...b, position: { ...b.position, key: shardKey + b.position.key } }));
-    else {
+    else if (generator !== null) {
+      for await (const batch of generator.batches()) {
+        await pipeline.submit(batch);
+        if (stopping) break;
+      }
+    } else {
       // --follow: after the inputs, new files under the input folders are read as they appear, until a signal.
       const seen = new Set<string>();
       const newFiles = async (): Promise<string[]> => {
@@ -551,6 +614,12 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
         `${sh.id}: ${sh.state}, ${sh.records} records, ${sh.millisBehindLatest ?? '?'} ms behind, checkpoint ${sh.checkpoint ?? 'none'}, ${sh.getRecordsCalls} GetRecords, ${sh.throttles} throttled, ${sh.transientErrors} retried, ${sh.expiredIterators} expired iterators\n`,
       );
     }
+  }
+  if (generator !== null) {
+    const g = generator;
+    const span = g.emitted > g.resumedAt ? `records ${g.resumedAt + 1} to ${g.emitted} of the stream` : g.records !== undefined && g.emitted >= g.records ? `all ${g.records} records of the stream were checkpointed before` : 'none';
+    const from = g.resumedAt > 0 ? `; resumed from the checkpoint after record ${g.resumedAt}` : '';
+    process.stderr.write(`${g.key}: ${g.emitted - g.resumedAt} records this run (${span}${from})${world !== null ? `; enriched with the generated inventory of seed ${seed}` : ''}\n`);
   }
   if (refresh !== null) process.stderr.write(`heartbeats: ${refresh.stats.recorded} of ${refresh.stats.candidates} candidates recorded, ${refresh.stats.generations} new index generations\n`);
   process.stderr.write(summaryLine(stats, performance.now() - t0) + `; output in ${where}\n`);

@@ -69,7 +69,7 @@ function flagsGiven(cliArgv: readonly string[]): Set<string> {
 /**
  * The lists `dredge run` should use. A list given on the command line REPLACES the config's list of the
  * same flag (no concatenation); positionals count as --input. Also, a source or index named on the command
- * line replaces the config's of the other kind: `--kinesis S` drops the config's inputs, `--index F` drops
+ * line replaces the config's of the other kind: `--kinesis S` and `--generate` drop the config's inputs, `--index F` drops
  * the config's snapshots and events (so `dredge run --index x.idx` works with a config that has snapshots).
  * `values` are the parsed values of the combined argv (the config's argv never holds these three flags,
  * so they are the command line's).
@@ -82,11 +82,11 @@ export function mergeRunLists(
 ): Record<ListFlag, string[]> {
   const given = flagsGiven(cliArgv);
   const cliInput = [...(values.input ?? []), ...positionals];
-  const pick = (cli: string[], fromConfig: string[] | undefined, droppedBy: string): string[] => (cli.length > 0 ? cli : given.has(droppedBy) ? [] : [...(fromConfig ?? [])]);
+  const pick = (cli: string[], fromConfig: string[] | undefined, droppedBy: readonly string[]): string[] => (cli.length > 0 ? cli : droppedBy.some((f) => given.has(f)) ? [] : [...(fromConfig ?? [])]);
   return {
-    input: pick(cliInput, config.lists.input, 'kinesis'),
-    snapshot: pick(values.snapshot ?? [], config.lists.snapshot, 'index'),
-    events: pick(values.events ?? [], config.lists.events, 'index'),
+    input: pick(cliInput, config.lists.input, ['kinesis', 'generate']),
+    snapshot: pick(values.snapshot ?? [], config.lists.snapshot, ['index']),
+    events: pick(values.events ?? [], config.lists.events, ['index']),
   };
 }
 

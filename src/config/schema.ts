@@ -49,8 +49,9 @@ export interface ConfigSection {
 }
 
 export const SECTIONS: readonly ConfigSection[] = [
-  { name: 'source', doc: 'where flow logs come from: files (input) or one Kinesis stream (kinesis.stream), not both' },
+  { name: 'source', doc: 'where flow logs come from: files (input), one Kinesis stream (kinesis.stream) or the generator (generator.enabled): one of them' },
   { name: 'source.kinesis', doc: 'a Kinesis stream of flow-log records (raw lines, gzip or CloudWatch Logs envelopes)' },
+  { name: 'source.generator', doc: 'built-in seeded traffic (what `dredge generate` writes), enriched with its own inventory unless index.* names one' },
   { name: 'index', doc: 'enrichment: the time-aware IP index (snapshot [+ events] [+ ip_ranges], or a prebuilt index)' },
   { name: 'format', doc: 'the flow-log format' },
   { name: 'aggregate', doc: 'rollups: group-by dimensions and time windows' },
@@ -68,6 +69,10 @@ export const KEYS: readonly ConfigKey[] = [
   { key: 'source.kinesis.region', flag: 'region', kind: 'text', example: '~', sample: 'eu-west-1', doc: 'AWS region; default: the SDK chain, AWS_REGION (--region)' },
   { key: 'source.kinesis.from', flag: 'from', kind: 'from', example: '~', sample: 'latest', doc: 'trim-horizon (default), latest or an ISO time: where a shard without a checkpoint starts (--from)' },
   { key: 'source.kinesis.stop_when_caught_up', flag: 'stop-when-caught-up', kind: 'bool', when: true, example: 'false', sample: 'true', doc: 'end once every shard is read to its tip and flushed (--stop-when-caught-up)' },
+  { key: 'source.generator.enabled', flag: 'generate', kind: 'bool', when: true, example: 'false', sample: 'true', doc: 'read generated traffic instead of files or a stream (--generate)' },
+  { key: 'source.generator.records', flag: 'records', kind: 'int', min: 1, max: Number.MAX_SAFE_INTEGER, example: '~', sample: '1000000', doc: 'stop after this many records of the stream; default: run until stopped (--records)' },
+  { key: 'source.generator.rate', flag: 'rate', kind: 'int', min: 1, max: 1_000_000_000, example: '~', sample: '50000', doc: 'records per second in real time; default: as fast as they are taken (--rate)' },
+  { key: 'source.generator.seed', flag: 'seed', kind: 'int', min: 0, max: 0xffffffff, example: '~', sample: '42', doc: "the stream's seed, 0 to 4294967295; default 42; checkpointed as generator:<seed> (--seed)" },
   { key: 'index.snapshot', flag: 'snapshot', kind: 'paths', example: '[inventory.csv]', sample: '[inventory.csv]', doc: 'inventory CSV or NDJSON files (--snapshot)' },
   { key: 'index.events', flag: 'events', kind: 'paths', example: '[]', sample: '[events.ndjson]', doc: 'change-event NDJSON files (--events)' },
   { key: 'index.ip_ranges', flag: 'ip-ranges', kind: 'path', example: '~', sample: 'ip-ranges.json', doc: "AWS ip-ranges.json: names AWS services' addresses (--ip-ranges)" },
