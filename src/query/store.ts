@@ -163,7 +163,11 @@ export class DuckDBStore implements RowSource {
   async schema(): Promise<StoreSchema> {
     if (this.cached !== null) return this.cached;
     const columns = new Map<string, ColumnKind>();
-    const has = await this.con.runAndReadAll(`SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'rollups'`);
+    // A view since schema 2 (rollup_facts + dimension_values, src/sinks/duckdb.ts), a table before.
+    const has = await this.con.runAndReadAll(
+      `SELECT (SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'rollups') + ` +
+        `(SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() AND schema_name = 'main' AND view_name = 'rollups')`,
+    );
     if (Number((has.getRowsJS()[0] as unknown[])[0]) > 0) {
       // The result's own types, so kinds match what fetch() reports for the same columns.
       const empty = await this.con.runAndReadAll('SELECT * FROM rollups LIMIT 0');

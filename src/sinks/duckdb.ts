@@ -1,30 +1,43 @@
 // DuckDB sink, the embedded default store (DESIGN.md §5, §9; issue #6). One file (`./dredge.duckdb`
-// unless `--db`), opened read-write by this process only (DuckDB locks it), with three tables:
+// unless `--db`), opened read-write by this process only (DuckDB locks it):
 //
-//   rollups     window_start TIMESTAMP, one column per dimension (`src.app` → src_app; text VARCHAR,
-//               ports/protocol BIGINT), src_reason, dst_reason VARCHAR, flows, packets, bytes BIGINT.
-//               Rows are additive deltas: queries SUM them (late rows for a flushed window add rows).
-//   checkpoints source VARCHAR PRIMARY KEY, position VARCHAR, identity VARCHAR, updated_at TIMESTAMP
-//   flushes     one row per acknowledged flush: when, rows, late flows/packets/bytes (late flows are
-//               counted, not in rollups: rollups.flows + flushes.late_flows = every flow read)
-//   dredge_meta key/value: dimensions, window_seconds (a store holds one configuration; `dredge query`
-//               reads it)
+//   rollups          a VIEW, what every reader queries: window_start TIMESTAMP, one column per dimension
+//                    (`src.app` → src_app; text VARCHAR, ports/protocol BIGINT), src_reason, dst_reason
+//                    VARCHAR, flows, packets, bytes BIGINT. Rows are additive deltas: queries SUM them
+//                    (late rows for a flushed window add rows).
+//   rollup_facts     the stored rows: the same columns, text dimensions as INTEGER ids into
+//                    dimension_values, reasons as UTINYINT codes.
+//   dimension_values id INTEGER PRIMARY KEY (dense from 0; 0 is NULL), value VARCHAR: every text value
+//                    of every dimension, once.
+//   checkpoints      source VARCHAR PRIMARY KEY, position VARCHAR, identity VARCHAR, updated_at TIMESTAMP
+//   flushes          one row per acknowledged flush: when, rows, late flows/packets/bytes (late flows are
+//                    counted, not in rollups: rollups.flows + flushes.late_flows = every flow read)
+//   dredge_meta      key/value: dimensions, window_seconds, schema_version (a store holds one
+//                    configuration; `dredge query` reads it)
 //
-// Exactly once across crashes: each write is ONE transaction holding the flush's rows (bulk appended
-// as DataChunks through an appender, which joins the open transaction), its flush row and the source
-// positions it covers; `write` resolves after COMMIT, which DuckDB makes durable in its WAL. A crash
-// before COMMIT leaves none of it (the WAL's open transaction is discarded at the next open), after it
-// all of it; the next run resumes from the positions in the same file, so no flow is lost or counted
-// twice (test/sinks/duckdb-crash.test.ts kills a real `dredge run` inside flushes to prove it).
+// Why a fact table and a view: a VARCHAR vector costs one native call per string, and DuckDB's own
+// INSERT … SELECT of these rows into a table with nine VARCHAR columns ran at 0.87M rows/s here, under
+// issue #6's 1M rows/s before any JS work (bench duckdb). Integer columns are filled in JS typed arrays and
+// copied into the DataChunk's vectors in one native call per column per 2,048 rows; the view turns ids back
+// into text through the dictionary as one LIST (`l[id + 1]`), which DuckDB evaluates once per query, and
+// prunes the columns a query does not read.
+//
+// Exactly once across crashes: each write is ONE transaction holding the flush's rows (appended as
+// DataChunks through an appender, which joins the open transaction), the dictionary values they introduce,
+// its flush row and the source positions it covers; `write` resolves after COMMIT, which DuckDB makes
+// durable in its WAL. A crash before COMMIT leaves none of it (the WAL's open transaction is discarded at
+// the next open), after it all of it; the next run resumes from the positions in the same file, so no flow
+// is lost or counted twice (test/cli/duckdb-crash.test.ts kills a real `dredge run` inside flushes).
 //
 // The appender runs on the main thread; it yields to the event loop every YIELD_ROWS rows so a large
 // flush does not stall dispatch to the workers (they keep the tasks already queued meanwhile).
 
-import { DuckDBConnection, DuckDBDataChunk, DuckDBInstance, DOUBLE, INTEGER, UTINYINT, VARCHAR, type DuckDBVector } from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBDataChunk, DuckDBInstance, BIGINT, INTEGER, TIMESTAMP, UTINYINT, VARCHAR, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
+import duckdb from '@duckdb/node-bindings';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import { dimensionValueKind } from '../aggregate/decode-rows.js';
 import type { KeyPlan } from '../aggregate/dimensions.js';
-import { REASON_NAMES, type RollupBatch } from '../aggregate/rollups.js';
+import { REASON_NAMES, type DimValueColumn, type RollupBatch } from '../aggregate/rollups.js';
 import { DredgeError } from '../errors.js';
 import type { CheckpointStore, Sink, SinkHealth, SourcePosition } from './sink.js';
 
@@ -66,17 +79,39 @@ export interface DuckDbSinkStats {
   writeMs: number;
 }
 
-interface DictState {
-  /** Temp table suffix. */
-  k: number;
-  /** Entries in the temp table as of the last COMMIT, and as of this write. */
-  uploaded: number;
+/** How one pipeline dictionary's entries map to ids in `dimension_values`. */
+interface DictMap {
+  /** Pipeline dictionary index → store id. */
+  ids: Int32Array;
+  /** Entries mapped as of the last COMMIT, and as of the write in progress. */
+  committed: number;
   pending: number;
 }
 
 interface ColumnSpec {
   name: string;
+  /** The type readers see in the `rollups` view. */
   type: 'VARCHAR' | 'BIGINT' | 'TIMESTAMP';
+  /** How `rollup_facts` stores it. */
+  stored: 'TIMESTAMP' | 'INTEGER' | 'BIGINT' | 'UTINYINT';
+  /** View expression over `rollup_facts f`, the dictionary list `d.l` and the reasons list. */
+  expr: string;
+}
+
+const REASONS_LIST = `[${REASON_NAMES.map((r) => (r === null ? 'NULL' : `'${r}'`)).join(', ')}]`;
+const STORED_TYPES: Record<ColumnSpec['stored'], DuckDBType> = { TIMESTAMP, INTEGER, BIGINT, UTINYINT };
+const STORED_BYTES: Record<ColumnSpec['stored'], number> = { TIMESTAMP: 8, INTEGER: 4, BIGINT: 8, UTINYINT: 1 };
+const TWO_32 = 4294967296;
+
+/**
+ * Writes an integer (|x| < 2^53) as a little-endian int64 into two int32 slots: no BigInt per value
+ * (a BIGINT vector's setItem wants one, and building them cost ~0.25 µs per value here).
+ */
+function putInt64(a: Int32Array, i: number, x: number): void {
+  // A fraction, NaN or a value past 2^53 has no exact int64 here: refuse the write, never wrap.
+  if (!Number.isSafeInteger(x)) throw new RangeError(`${x} is not an integer DuckDB can store exactly (|x| < 2^53)`);
+  a[2 * i] = x >>> 0;
+  a[2 * i + 1] = Math.floor(x / TWO_32);
 }
 
 /** What DuckDB said, mapped to an error that names the fix. */
@@ -101,10 +136,12 @@ export class DuckDbSink implements Sink {
   /** The checkpoint store that lives in the same file (positions are saved by `write` itself). */
   readonly checkpoints: CheckpointStore;
   private readonly columns: ColumnSpec[];
-  /** Dictionaries uploaded to temp tables: how many entries are committed there. */
-  private readonly dicts = new Map<readonly (string | null)[], DictState>();
-  private dictSeq = 0;
-  private stageShape = '';
+  /** Pipeline dictionaries seen (a few: the pipeline has one) → their store ids. */
+  private readonly dicts = new Map<readonly (string | null)[], DictMap>();
+  /** `dimension_values` as loaded and written: value → id; the next id (ids are dense). */
+  private readonly valueIds = new Map<string | null, number>();
+  private nextValueId = 0;
+  private committedValueId = 0;
   private committed = new Map<string, string>();
   private busy: Promise<void> = Promise.resolve();
   private closed = false;
@@ -116,14 +153,19 @@ export class DuckDbSink implements Sink {
     plan: KeyPlan,
   ) {
     this.path = path;
+    const plain = (name: string, type: 'BIGINT' | 'TIMESTAMP'): ColumnSpec => ({ name, type, stored: type, expr: `f.${quoteIdent(name)}` });
+    const reason = (name: string): ColumnSpec => ({ name, type: 'VARCHAR', stored: 'UTINYINT', expr: `${REASONS_LIST}[f.${name} + 1]` });
     this.columns = [
-      { name: 'window_start', type: 'TIMESTAMP' },
-      ...plan.dims.map((d): ColumnSpec => ({ name: columnName(d.name), type: dimensionValueKind(d) === 'string' ? 'VARCHAR' : 'BIGINT' })),
-      { name: 'src_reason', type: 'VARCHAR' },
-      { name: 'dst_reason', type: 'VARCHAR' },
-      { name: 'flows', type: 'BIGINT' },
-      { name: 'packets', type: 'BIGINT' },
-      { name: 'bytes', type: 'BIGINT' },
+      plain('window_start', 'TIMESTAMP'),
+      ...plan.dims.map((d): ColumnSpec => {
+        const name = columnName(d.name);
+        return dimensionValueKind(d) === 'string' ? { name, type: 'VARCHAR', stored: 'INTEGER', expr: `d.l[f.${quoteIdent(name)} + 1]` } : plain(name, 'BIGINT');
+      }),
+      reason('src_reason'),
+      reason('dst_reason'),
+      plain('flows', 'BIGINT'),
+      plain('packets', 'BIGINT'),
+      plain('bytes', 'BIGINT'),
     ];
     this.checkpoints = {
       load: () => this.loadPositions(),
@@ -172,22 +214,36 @@ export class DuckDbSink implements Sink {
     if (storedWindow !== undefined && Number(storedWindow) !== windowSeconds) {
       throw new DredgeError('DREDGE_ERR_CONFIG', `the store ${this.path} holds ${storedWindow}s windows, not ${windowSeconds}s; run with --window ${storedWindow}s, or give another --db FILE`);
     }
+    const oldLayout = await this.con.runAndReadAll("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'rollups'");
+    if (Number(oldLayout.getRows()[0]?.[0]) > 0) {
+      throw new DredgeError('DREDGE_ERR_CONFIG', `the store ${this.path} was written by an older dredge (rollups as a table, schema 1); this one stores rollup_facts with a rollups view. Give this run another --db FILE (the old file stays readable with \`dredge query --db ${this.path}\`)`);
+    }
     await this.con.run('BEGIN');
     try {
-      await this.con.run(`CREATE TABLE IF NOT EXISTS rollups (${this.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')})`);
+      await this.con.run(`CREATE TABLE IF NOT EXISTS rollup_facts (${this.columns.map((c) => `${quoteIdent(c.name)} ${c.stored}`).join(', ')})`);
+      await this.con.run('CREATE TABLE IF NOT EXISTS dimension_values (id INTEGER PRIMARY KEY, value VARCHAR)');
+      await this.con.run('INSERT OR IGNORE INTO dimension_values VALUES (0, NULL)');
+      await this.con.run(
+        `CREATE VIEW IF NOT EXISTS rollups AS SELECT ${this.columns.map((c) => `${c.expr} AS ${quoteIdent(c.name)}`).join(', ')} ` +
+          'FROM rollup_facts f, (SELECT list(value ORDER BY id) AS l FROM dimension_values) d',
+      );
       await this.con.run('CREATE TABLE IF NOT EXISTS checkpoints (source VARCHAR PRIMARY KEY, position VARCHAR, identity VARCHAR, updated_at TIMESTAMP)');
       await this.con.run('CREATE TABLE IF NOT EXISTS flushes (flushed_at TIMESTAMP, seq BIGINT, "rows" BIGINT, late_flows BIGINT, late_packets BIGINT, late_bytes BIGINT)');
-      await this.con.run("INSERT OR REPLACE INTO dredge_meta VALUES ('dimensions', $1), ('window_seconds', $2), ('schema_version', '1')", [dims.join(','), String(windowSeconds)]);
+      await this.con.run("INSERT OR REPLACE INTO dredge_meta VALUES ('dimensions', $1), ('window_seconds', $2), ('schema_version', '2')", [dims.join(','), String(windowSeconds)]);
       await this.con.run('COMMIT');
     } catch (e) {
       await this.con.run('ROLLBACK').catch(() => undefined);
       throw new DredgeError('DREDGE_ERR_CONFIG', `cannot prepare the store ${this.path}: ${(e as Error).message}`, { cause: e });
     }
     // A store made by an older configuration with the same dimension names must have the same columns.
-    const have = (await this.con.runAndReadAll("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'rollups' ORDER BY ordinal_position")).getRowObjects();
+    const have = (await this.con.runAndReadAll("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'rollup_facts' ORDER BY ordinal_position")).getRowObjects();
     const got = have.map((r) => `${String(r.column_name)} ${String(r.data_type)}`).join(', ');
-    const want = this.columns.map((c) => `${c.name} ${c.type}`).join(', ');
-    if (got !== want) throw new DredgeError('DREDGE_ERR_CONFIG', `the store ${this.path} has rollups columns (${got}), this run writes (${want}); give another --db FILE`);
+    const want = this.columns.map((c) => `${c.name} ${c.stored}`).join(', ');
+    if (got !== want) throw new DredgeError('DREDGE_ERR_CONFIG', `the store ${this.path} has rollup_facts columns (${got}), this run writes (${want}); give another --db FILE`);
+    for (const r of (await this.con.runAndReadAll('SELECT id, value FROM dimension_values ORDER BY id')).getRows()) {
+      this.valueIds.set(r[1] === null ? null : String(r[1]), Number(r[0]));
+    }
+    this.nextValueId = this.committedValueId = this.valueIds.size;
     for (const p of await this.loadPositions()) this.committed.set(p[0], p[1].value);
   }
 
@@ -247,81 +303,87 @@ export class DuckDbSink implements Sink {
     } catch (e) {
       this.stats.errors++;
       await this.con.run('ROLLBACK').catch(() => undefined);
-      for (const st of this.dicts.values()) st.pending = st.uploaded;
-      // Temp tables made in the rolled-back transaction are gone too: start the staging afresh.
-      this.stageShape = '';
-      for (const [d, st] of this.dicts) if (st.uploaded === 0) this.dicts.delete(d);
+      // The values this write added to dimension_values are gone: forget them and the ids given out.
+      for (const st of this.dicts.values()) st.pending = st.committed;
+      for (const [v, id] of this.valueIds) if (id >= this.committedValueId) this.valueIds.delete(v);
+      this.nextValueId = this.committedValueId;
       throw new DredgeError('DREDGE_ERR_SINK_WRITE', `cannot write flush ${b.seq} to ${this.path}: ${(e as Error).message}`, { cause: e, retriable: retriable(e) });
     }
     for (const p of b.positions) this.committed.set(p.key, p.value);
-    for (const st of this.dicts.values()) st.uploaded = Math.max(st.uploaded, st.pending);
+    for (const st of this.dicts.values()) st.committed = st.pending;
+    this.committedValueId = this.nextValueId;
     this.stats.writes++;
     this.stats.rows += b.rows;
     this.stats.writeMs += performance.now() - t0;
   }
 
   /**
-   * The rows, staged as numbers, then turned into the table's typed row by DuckDB. Measured here (bench
-   * duckdb --quick, 457k rows × 9 text dims): a VARCHAR vector costs one native call per string, and
-   * filling them took ~65% of a 2.3–2.6 s write; staging dictionary ids (INTEGER vectors, one bulk copy
-   * each) and letting DuckDB pick each string out of the dictionary as a LIST (`l[id + 1]`, one per
-   * dictionary) inside `INSERT … SELECT` took 1.64 s with BigInt metrics (470 ms of it staging) and
-   * 1.28 s with the numbers staged as DOUBLE; DuckDB's own INSERT … SELECT of those rows took 0.65 s.
+   * The rows into `rollup_facts`: every column is a typed array filled in JS and copied into the chunk's
+   * vector with one native call per column per CHUNK_ROWS rows (text as dictionary ids, reasons as codes).
    */
   private async appendRows(b: RollupBatch): Promise<void> {
-    const lists = await this.prepareDicts(b);
+    const ids = await this.mapDictionaries(b);
+    const cols = this.columns;
+    const types = cols.map((c) => STORED_TYPES[c.stored]);
+    const appender = await this.con.createAppender('rollup_facts');
+    const chunk = DuckDBDataChunk.create(types, CHUNK_ROWS);
+    const vectors = cols.map((_, c) => duckdb.data_chunk_get_vector(chunk.chunk, c));
+    const bufs = cols.map((c) => new ArrayBuffer(STORED_BYTES[c.stored] * CHUNK_ROWS));
+    const i32 = bufs.map((buf) => (buf.byteLength >= 4 * CHUNK_ROWS ? new Int32Array(buf) : new Int32Array(0)));
+    // Validity of numeric dimensions (NaN is null): one bit per row, copied with the data.
+    const validity = new Uint32Array(CHUNK_ROWS / 32);
     const nDims = b.columns.length;
-    // Numbers are staged as DOUBLE (exact to 2^53, as the batch holds them): a DOUBLE vector takes a JS
-    // number as it is, a BIGINT one needs a BigInt per value (whole write, 457k rows: 1.64 s → 1.28 s).
-    const stageTypes = [DOUBLE, ...b.columns.map((c) => (c.kind === 'string' ? INTEGER : DOUBLE)), UTINYINT, UTINYINT, DOUBLE, DOUBLE, DOUBLE];
-    const shape = stageTypes.map((t) => t.toString()).join(',');
-    if (this.stageShape !== shape) {
-      await this.con.run(`CREATE OR REPLACE TEMP TABLE dredge_stage (ws DOUBLE, ${b.columns.map((c, d) => `c${d} ${c.kind === 'string' ? 'INTEGER' : 'DOUBLE'}`).join(', ')}${nDims > 0 ? ', ' : ''}sr UTINYINT, dr UTINYINT, flows DOUBLE, packets DOUBLE, bytes DOUBLE)`);
-      this.stageShape = shape;
-    }
-    const appender = await this.con.createAppender('dredge_stage', 'main', 'temp');
-    const chunk = DuckDBDataChunk.create(stageTypes, CHUNK_ROWS);
+    const reasonAt = 1 + nDims;
+    const srcReason = new Uint8Array(bufs[reasonAt]!);
+    const dstReason = new Uint8Array(bufs[reasonAt + 1]!);
     let sinceYield = 0;
+    let nullsSet = false;
     try {
       for (let base = 0; base < b.rows; base += CHUNK_ROWS) {
         const n = Math.min(CHUNK_ROWS, b.rows - base);
         chunk.rowCount = n;
-        const ws = chunk.getColumnVector(0) as DuckDBVector<number>;
-        for (let i = 0; i < n; i++) ws.setItem(i, b.windowStart[base + i] as number);
-        ws.flush();
+        const ws = i32[0]!;
+        for (let i = 0; i < n; i++) putInt64(ws, i, (b.windowStart[base + i] as number) * 1_000_000);
         for (let d = 0; d < nDims; d++) {
-          const col = b.columns[d]!;
+          const col = b.columns[d] as DimValueColumn;
+          const out = i32[1 + d]!;
           if (col.kind === 'string') {
-            const v = chunk.getColumnVector(1 + d) as DuckDBVector<number>;
-            const ids = col.ids;
-            for (let i = 0; i < n; i++) v.setItem(i, ids[base + i] as number);
-            v.flush();
+            const src = col.ids;
+            const map = ids.get(col.dict)!;
+            for (let i = 0; i < n; i++) out[i] = map[src[base + i] as number] as number;
           } else {
-            const v = chunk.getColumnVector(1 + d) as DuckDBVector<number>;
             const vals = col.values;
+            let nulls = false;
             for (let i = 0; i < n; i++) {
               const x = vals[base + i] as number;
-              v.setItem(i, Number.isNaN(x) ? null : x);
+              if (x !== x) nulls = true;
+              putInt64(out, i, x !== x ? 0 : x);
             }
-            v.flush();
+            if (nulls) {
+              validity.fill(0xffffffff);
+              for (let i = 0; i < n; i++) if (Number.isNaN(vals[base + i])) validity[i >>> 5] = (validity[i >>> 5] as number) & ~(1 << (i & 31));
+              // A fresh vector has no mask (all valid): make one before copying into it.
+              duckdb.vector_ensure_validity_writable(vectors[1 + d]!);
+              duckdb.copy_data_to_vector_validity(vectors[1 + d]!, 0, validity.buffer, 0, Math.ceil(n / 64) * 8);
+              nullsSet = true;
+            }
           }
         }
-        const sr = chunk.getColumnVector(1 + nDims) as DuckDBVector<number>;
-        const dr = chunk.getColumnVector(2 + nDims) as DuckDBVector<number>;
-        for (let i = 0; i < n; i++) {
-          sr.setItem(i, b.srcReason[base + i] as number);
-          dr.setItem(i, b.dstReason[base + i] as number);
-        }
-        sr.flush();
-        dr.flush();
+        srcReason.set(b.srcReason.subarray(base, base + n));
+        dstReason.set(b.dstReason.subarray(base, base + n));
         const metrics = [b.flows, b.packets, b.bytes];
         for (let m = 0; m < 3; m++) {
-          const v = chunk.getColumnVector(3 + nDims + m) as DuckDBVector<number>;
+          const out = i32[reasonAt + 2 + m]!;
           const a = metrics[m]!;
-          for (let i = 0; i < n; i++) v.setItem(i, a[base + i] as number);
-          v.flush();
+          for (let i = 0; i < n; i++) putInt64(out, i, a[base + i] as number);
         }
+        for (let c = 0; c < cols.length; c++) duckdb.copy_data_to_vector(vectors[c]!, 0, bufs[c]!, 0, STORED_BYTES[cols[c]!.stored] * n);
         appender.appendDataChunk(chunk);
+        // A null set in this chunk must not linger in the next one's validity masks.
+        if (nullsSet) {
+          chunk.reset();
+          nullsSet = false;
+        }
         if (base === CHUNK_ROWS) crashPoint('mid-append', this.stats.writes + 1);
         sinceYield += n;
         if (sinceYield >= YIELD_ROWS) {
@@ -333,61 +395,67 @@ export class DuckDbSink implements Sink {
     } finally {
       appender.closeSync();
     }
-    const reasons = `[${REASON_NAMES.map((r) => (r === null ? 'NULL' : `'${r}'`)).join(', ')}]`;
-    const cols = b.columns.map((c, d) => (c.kind === 'string' ? `dl${lists.get(c.dict)!}.l[s.c${d} + 1]` : `s.c${d}::BIGINT`));
-    const from = ['dredge_stage s', ...[...new Set(lists.values())].map((k) => `dredge_list_${k} dl${k}`)].join(', ');
-    await this.con.run(`INSERT INTO rollups SELECT make_timestamp(s.ws::BIGINT * 1000000), ${cols.join(', ')}${nDims > 0 ? ', ' : ''}(${reasons})[s.sr + 1], (${reasons})[s.dr + 1], s.flows::BIGINT, s.packets::BIGINT, s.bytes::BIGINT FROM ${from}`);
-    await this.con.run('DELETE FROM dredge_stage');
   }
 
   /**
-   * Each string column's dictionary as a one-row temp table holding it as a LIST (rebuilt only when the
-   * dictionary grew: the pipeline's is append-only and shared by every column and flush). Runs inside
-   * the write's transaction; `dicts` is updated by the caller after COMMIT, so a rolled-back write
-   * uploads again. Returns dictionary → table number.
+   * Each string column's dictionary mapped to `dimension_values` ids; values never stored before are
+   * inserted in the write's transaction (the caller commits `pending` after COMMIT, so a rolled-back write
+   * maps them again). The pipeline's dictionary is append-only and shared by every column and flush, so
+   * a flush maps only the entries added since the last one.
    */
-  private async prepareDicts(b: RollupBatch): Promise<Map<readonly (string | null)[], number>> {
-    const out = new Map<readonly (string | null)[], number>();
+  private async mapDictionaries(b: RollupBatch): Promise<Map<readonly (string | null)[], Int32Array>> {
+    const out = new Map<readonly (string | null)[], Int32Array>();
+    const added: [number, string][] = [];
     for (const c of b.columns) {
       if (c.kind !== 'string' || out.has(c.dict)) continue;
       let st = this.dicts.get(c.dict);
       if (st === undefined) {
         // A few dictionaries at a time (the pipeline has one; tests and tools may pass a new one per batch).
-        if (this.dicts.size >= 8) {
-          const [oldest, old] = this.dicts.entries().next().value as [readonly (string | null)[], DictState];
-          this.dicts.delete(oldest);
-          await this.con.run(`DROP TABLE IF EXISTS temp.dredge_dict_${old.k}`);
-          await this.con.run(`DROP TABLE IF EXISTS temp.dredge_list_${old.k}`);
-        }
-        st = { k: ++this.dictSeq, uploaded: 0, pending: 0 };
+        if (this.dicts.size >= 8) this.dicts.delete(this.dicts.keys().next().value as readonly (string | null)[]);
+        st = { ids: new Int32Array(Math.max(64, c.dict.length)), committed: 0, pending: 0 };
         this.dicts.set(c.dict, st);
-        await this.con.run(`CREATE OR REPLACE TEMP TABLE dredge_dict_${st.k} (id INTEGER, s VARCHAR)`);
       }
-      out.set(c.dict, st.k);
       const have = c.dict.length;
-      if (have === st.uploaded && st.uploaded > 0) continue;
-      const app = await this.con.createAppender(`dredge_dict_${st.k}`, 'main', 'temp');
+      if (st.ids.length < have) {
+        const grown = new Int32Array(Math.max(have, st.ids.length * 2));
+        grown.set(st.ids);
+        st.ids = grown;
+      }
+      for (let j = st.pending; j < have; j++) {
+        const v = c.dict[j] ?? null;
+        let id = this.valueIds.get(v);
+        if (id === undefined) {
+          id = this.nextValueId++;
+          this.valueIds.set(v, id);
+          added.push([id, v as string]);
+        }
+        st.ids[j] = id;
+      }
+      st.pending = have;
+      out.set(c.dict, st.ids);
+    }
+    if (added.length > 0) {
+      const app = await this.con.createAppender('dimension_values');
       const chunk = DuckDBDataChunk.create([INTEGER, VARCHAR], CHUNK_ROWS);
       try {
-        for (let base = st.uploaded; base < have; base += CHUNK_ROWS) {
-          const n = Math.min(CHUNK_ROWS, have - base);
+        for (let base = 0; base < added.length; base += CHUNK_ROWS) {
+          const n = Math.min(CHUNK_ROWS, added.length - base);
           chunk.rowCount = n;
-          const ids = chunk.getColumnVector(0) as DuckDBVector<number>;
-          const strs = chunk.getColumnVector(1) as DuckDBVector<string>;
+          const idv = chunk.getColumnVector(0) as DuckDBVector<number>;
+          const sv = chunk.getColumnVector(1) as DuckDBVector<string>;
           for (let i = 0; i < n; i++) {
-            ids.setItem(i, base + i);
-            strs.setItem(i, c.dict[base + i] ?? null);
+            const [id, v] = added[base + i]!;
+            idv.setItem(i, id);
+            sv.setItem(i, v);
           }
-          ids.flush();
-          strs.flush();
+          idv.flush();
+          sv.flush();
           app.appendDataChunk(chunk);
         }
         app.flushSync();
       } finally {
         app.closeSync();
       }
-      await this.con.run(`CREATE OR REPLACE TEMP TABLE dredge_list_${st.k} AS SELECT coalesce(list(s ORDER BY id), []) AS l FROM dredge_dict_${st.k}`);
-      st.pending = have;
     }
     return out;
   }

@@ -93,9 +93,69 @@ describe('DuckDbSink', () => {
       'bytes BIGINT',
     ]);
     assert.deepStrictEqual(of('checkpoints'), ['source VARCHAR', 'position VARCHAR', 'identity VARCHAR', 'updated_at TIMESTAMP']);
+    // rollups is the view readers use; rows are stored as ids and codes, text once in dimension_values.
+    const kinds = await query(path, "SELECT table_name, table_type FROM information_schema.tables WHERE table_name IN ('rollups', 'rollup_facts', 'dimension_values') ORDER BY table_name");
+    assert.deepStrictEqual(kinds.map((k) => `${String(k.table_name)} ${String(k.table_type)}`), ['dimension_values BASE TABLE', 'rollup_facts BASE TABLE', 'rollups VIEW']);
+    const facts = await query(path, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'rollup_facts' ORDER BY ordinal_position");
+    assert.deepStrictEqual(facts.map((c) => `${String(c.column_name)} ${String(c.data_type)}`), [
+      'window_start TIMESTAMP',
+      'src_app INTEGER',
+      'dst_az INTEGER',
+      'protocol BIGINT',
+      'dst_port BIGINT',
+      'action INTEGER',
+      'flow_direction INTEGER',
+      'src_reason UTINYINT',
+      'dst_reason UTINYINT',
+      'flows BIGINT',
+      'packets BIGINT',
+      'bytes BIGINT',
+    ]);
     const meta = await query(path, 'SELECT key, value FROM dredge_meta ORDER BY key');
     assert.deepStrictEqual(meta.find((m) => m.key === 'dimensions')?.value, 'src.app,dst.az,protocol,dst_port,action,flow-direction');
     assert.deepStrictEqual(meta.find((m) => m.key === 'window_seconds')?.value, '60');
+  });
+
+  it('stores each text value once, keeps its id across processes, and reads nulls back as NULL', async () => {
+    const path = freshDb();
+    const s = await DuckDbSink.open({ path, plan: PLAN, windowSeconds: 60 });
+    await s.write(batchFromRows(1, DIMS, [row('2025-11-23T12:13:00Z', 'api', 'db', 6, 5432, [1, 1, 1]), row('2025-11-23T12:13:00Z', null, 'api', null, null, [2, 2, 2], ['gap', null])]));
+    await s.close();
+    // A new process with a new pipeline dictionary (other order, one new value) maps to the same ids.
+    const again = await DuckDbSink.open({ path, plan: PLAN, windowSeconds: 60 });
+    await again.write(batchFromRows(2, DIMS, [row('2025-11-23T12:14:00Z', 'web', 'api', 17, 53, [4, 4, 4])]));
+    await again.close();
+    assert.deepStrictEqual(
+      (await query(path, 'SELECT id::INT AS id, value FROM dimension_values ORDER BY id')).map((r) => [r.id, r.value]),
+      [[0, null], [1, 'api'], [2, 'db'], [3, 'web']],
+    );
+    const rows = await query(path, 'SELECT src_app, dst_app, protocol::INT AS protocol, dstport::INT AS dstport, src_reason, flows::INT AS flows FROM rollups ORDER BY flows');
+    assert.deepStrictEqual(rows, [
+      { src_app: 'api', dst_app: 'db', protocol: 6, dstport: 5432, src_reason: null, flows: 1 },
+      { src_app: null, dst_app: 'api', protocol: null, dstport: null, src_reason: 'gap', flows: 2 },
+      { src_app: 'web', dst_app: 'api', protocol: 17, dstport: 53, src_reason: null, flows: 4 },
+    ]);
+  });
+
+  it('a null in one DataChunk does not leak into the next (numbers over several chunks)', async () => {
+    const path = freshDb();
+    const s = await DuckDbSink.open({ path, plan: PLAN, windowSeconds: 60 });
+    // 5,000 rows = three 2,048-row chunks; nulls at rows 5 and 4,100 only.
+    const rows = Array.from({ length: 5000 }, (_, i) => row('2025-11-23T12:13:00Z', 'a', 'b', i === 5 || i === 4100 ? null : 6, i, [1, 1, i]));
+    await s.write(batchFromRows(1, DIMS, rows));
+    await s.close();
+    const got = await query(path, 'SELECT count(*)::INT AS n, count(protocol)::INT AS with_proto, sum(dstport)::BIGINT AS ports, sum(bytes)::BIGINT AS bytes FROM rollups');
+    assert.deepStrictEqual(got[0], { n: 5000, with_proto: 4998, ports: 12497500n, bytes: 12497500n });
+  });
+
+  it('refuses a store written with the older text-table layout, naming the fix', async () => {
+    const path = freshDb();
+    const inst = await DuckDBInstance.create(path);
+    const con = await inst.connect();
+    await con.run('CREATE TABLE rollups (window_start TIMESTAMP, src_app VARCHAR, flows BIGINT)');
+    con.closeSync();
+    inst.closeSync();
+    await assert.rejects(DuckDbSink.open({ path, plan: PLAN, windowSeconds: 60 }), (e: unknown) => e instanceof DredgeError && /older dredge/.test(e.message) && /another --db FILE/.test(e.message));
   });
 
   it('commits the positions a flush covers with its rows; a new process reads them back', async () => {
