@@ -121,7 +121,7 @@ export async function liveDemo(o: { seconds: number; rate: number; tty: boolean 
     generator = child(['generate', '--kinesis', STREAM, '--create-shards', '4', '--endpoint', endpoint, '--out', gen, '--rate', String(o.rate), '--duration', `${o.seconds}s`, '--envelope', 'cloudwatch', '--span', '10m']);
     const g = generator;
     await waitFor('the generator starting', () => /sending/.test(g.stderr), 60_000, g);
-    daemon = child(['run', '--kinesis', STREAM, '--endpoint', endpoint, '--snapshot', join(gen, 'snapshot.csv'), '--events', join(gen, 'events.ndjson'), '--db', DEMO_DB, '--flush-interval', '2s', '--ops-listen', '127.0.0.1:0']);
+    daemon = child(['run', '--kinesis', STREAM, '--endpoint', endpoint, '--snapshot', join(gen, 'snapshot.csv'), '--events', join(gen, 'events.ndjson'), '--db', DEMO_DB, '--flush-interval', '2s', '--ops-listen', '127.0.0.1:0', '--log-format', 'pretty']);
     const d = daemon;
     await waitFor('the daemon starting', () => /metrics and health at http/.test(d.stderr), 60_000, d);
     const ops = (/metrics and health at (http:\/\/\S+)/.exec(d.stderr) as RegExpExecArray)[1] as string;

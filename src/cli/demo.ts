@@ -124,7 +124,7 @@ async function engine(dir: string): Promise<void> {
     const inv = join(dir, 'inventory');
     const inputs = readdirSync(dir, { withFileTypes: true }).filter((f) => f.isFile() && !f.name.startsWith('.') && !f.name.endsWith('.md')).map((f) => join(dir, f.name)).sort();
     process.stdout.write(`dredge run on the samples (inventory: ${inv}):\n`);
-    await run(['--snapshot', join(inv, 'snapshot.csv'), '--events', join(inv, 'events.ndjson'), '--lateness', '1h', '--db', db, '--quiet', ...inputs]);
+    await run(['--snapshot', join(inv, 'snapshot.csv'), '--events', join(inv, 'events.ndjson'), '--lateness', '1h', '--db', db, '--quiet', '--log-format', 'pretty', ...inputs]);
     const store = await DuckDBStore.open(db);
     try {
       process.stdout.write('\n$ dredge query top-talkers --limit 5\n' + formatTable(await runReport(store, 'top-talkers', { limit: 5 })));

@@ -33,6 +33,7 @@ import { KinesisSource } from '../sources/kinesis/stream-source.js';
 import { startQueryServer, type QueryServer } from '../daemon/query-server.js';
 import { DredgeMetrics, timedCheckpoints } from '../daemon/metrics.js';
 import { readiness, startOpsServer, type OpsServer } from '../daemon/ops-server.js';
+import { checkLogLevel, createLog, resolveLogFormat } from '../daemon/log.js';
 import { DuckDBStore } from '../query/store.js';
 import { CliUsageError, parseCli } from './args.js';
 import { flowRate, wholeNumber } from './generate.js';
@@ -92,7 +93,10 @@ output
   --no-heartbeats     do not learn owners from the flows' interface/instance ids (default: learned when
                       the snapshot has interface_id/instance_id columns; new generations every flush interval)
   --no-resume         ignore saved checkpoints (default: resume files where the last run stopped)
-  --quiet             no progress bar
+  --quiet             no progress bar (and no per-shard Kinesis lines)
+  --log-format F      json: one JSON object per line on stderr (pino: level, time, event, msg, fields);
+                      pretty: plain lines; default: pretty on a terminal, json otherwise
+  --log-level L       fatal, error, warn, info (default), debug, trace or silent
 
 config
   --ops-listen A      Prometheus /metrics, /healthz, /readyz on HOST:PORT (default for long runs — --follow,
@@ -158,10 +162,11 @@ function rate(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}k` : n.toFixed(0);
 }
 
+/** The run's last line, without the `dredge run:` prefix the log adds. */
 export function summaryLine(s: PipelineStats, wallMs: number): string {
   const unattributed = s.unattributedSrc + s.unattributedDst;
   return (
-    `dredge run: ${s.flows} flows (${s.records} records, ${s.nodata + s.skipdata} without data), ${s.malformed} malformed, ` +
+    `${s.flows} flows (${s.records} records, ${s.nodata + s.skipdata} without data), ${s.malformed} malformed, ` +
     `${s.late.flows} late, ${unattributed} unattributed sides; ${s.rowsFlushed} rows in ${s.flushes} flushes; ` +
     `${(wallMs / 1000).toFixed(2)} s, ${rate((s.flows * 1000) / Math.max(1, wallMs))} flows/s`
   );
@@ -298,6 +303,8 @@ export const RUN_OPTIONS = {
   rate: { type: 'string' },
   seed: { type: 'string' },
   'ops-listen': { type: 'string' },
+  'log-format': { type: 'string' },
+  'log-level': { type: 'string' },
 
 } as const;
 
@@ -347,6 +354,7 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
   if (follow && generate) throw new CliUsageError('--follow is for files and folders; --generate runs until --records N or a signal');
   if (follow && inputs.includes('-')) throw new CliUsageError('--follow watches files and folders for new files; stdin is read to its end anyway');
   const listen = parseListen(values['query-listen']);
+  const log = createLog({ format: resolveLogFormat(values['log-format'], process.stderr.isTTY === true), level: checkLogLevel(values['log-level']) });
   if (values['ops-listen'] !== undefined) parseListen(values['ops-listen'], '--ops-listen');
   if (!generate && (values.snapshot ?? []).length === 0 && values.index === undefined && values['ip-ranges'] === undefined) {
     throw new CliUsageError('an inventory is required to enrich flows: --snapshot FILE (or --index FILE from `dredge index build`)');
@@ -468,7 +476,7 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
           stopWhenCaughtUp: values['stop-when-caught-up'] === true,
           // A parent's SHARD_END must be checkpointed before its children start: flush now, not at the next interval.
           onShardEnd: () => void pipeline.flush().catch(() => undefined),
-          ...(values.quiet === true ? {} : { log: (m: string) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}dredge run: ${m}\n`) }),
+          ...(values.quiet === true ? {} : { log: (m: string) => log.info({ event: 'kinesis' }, m) }),
         })
       : null;
   // Children wait for their parents' SHARD_END checkpoints: tell the source each time positions are durable.
@@ -478,13 +486,13 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
   let wakeFollow: () => void = () => undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
     if (stopping) {
-      process.stderr.write(`\ndredge run: ${sig} again, exiting without a final flush (the last checkpoint stands)\n`);
+      log.warn({ event: 'signal', signal: sig, again: true }, `${sig} again, exiting without a final flush (the last checkpoint stands)`);
       process.exit(130);
     }
     stopping = true;
     wakeFollow();
     stopSource.abort();
-    process.stderr.write(`\ndredge run: ${sig}: finishing the batches in flight, flushing and checkpointing (again to exit at once)\n`);
+    log.info({ event: 'signal', signal: sig }, `${sig}: finishing the batches in flight, flushing and checkpointing (again to exit at once)`);
     void kinesis?.stop();
   };
   process.on('SIGINT', onSignal);
@@ -530,9 +538,9 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
       const next = loadIndex(values, world);
       pipeline.setIndex(next.view);
       if (heartbeats && next.builder !== null && next.builder.mapsInterfaces) refresh = new IndexRefresh(next.builder);
-      process.stderr.write(`${tty ? '\r\x1b[K' : ''}dredge run: ${why}: index reloaded from ${indexFiles.join(', ')} (generation ${next.view.generation}); batches from now on use it\n`);
+      log.info({ event: 'index.reload', why, files: indexFiles, generation: next.view.generation }, `${why}: index reloaded from ${indexFiles.join(', ')} (generation ${next.view.generation}); batches from now on use it`);
     } catch (e) {
-      process.stderr.write(`${tty ? '\r\x1b[K' : ''}dredge run: ${why}: the index inputs did not load, keeping the index in use: ${(e as Error).message}\n`);
+      log.error({ event: 'index.reload_failed', why, files: indexFiles, error: (e as Error).message }, `${why}: the index inputs did not load, keeping the index in use: ${(e as Error).message}`);
     }
   };
   const onHup = (): void => reloadIndex('SIGHUP');
@@ -556,7 +564,7 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
     }),
     ready: readiness({ sink, pipeline: () => pipeline.failure, ...(kinesis !== null ? { kinesis } : {}) }),
   });
-  if (ops !== null && values.quiet !== true) process.stderr.write(`dredge run: metrics and health at ${ops.url} (/metrics, /healthz, /readyz)\n`);
+  if (ops !== null && values.quiet !== true) log.info({ event: 'ops', url: ops.url }, `metrics and health at ${ops.url} (/metrics, /healthz, /readyz)`);
   let stats: PipelineStats;
   try {
     if (kinesis !== null) await kinesis.run((b) => pipeline.submit(b.position === undefined ? b : { ...b, position: { ...b.position, key: shardKey + b.position.key } }));
@@ -606,12 +614,15 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
       process.stderr.write('\r\x1b[K');
     }
   }
-  for (const e of pipeline.errors.slice(0, 20)) process.stderr.write(`${e.source}:${e.line === 0 ? '' : `${e.line}: `}${e.reason}\n`);
-  if (stats.malformed > 20) process.stderr.write(`… ${stats.malformed - 20} more malformed lines\n`);
+  for (const e of pipeline.errors.slice(0, 20)) {
+    log.warn({ event: 'malformed', source: e.source, line: e.line === 0 ? null : e.line, reason: e.reason }, `${e.source}:${e.line === 0 ? '' : `${e.line}: `}${e.reason}`);
+  }
+  if (stats.malformed > 20) log.warn({ event: 'malformed.more', count: stats.malformed - 20 }, `… ${stats.malformed - 20} more malformed lines`);
   if (kinesis !== null) {
     for (const sh of kinesis.shards()) {
-      process.stderr.write(
-        `${sh.id}: ${sh.state}, ${sh.records} records, ${sh.millisBehindLatest ?? '?'} ms behind, checkpoint ${sh.checkpoint ?? 'none'}, ${sh.getRecordsCalls} GetRecords, ${sh.throttles} throttled, ${sh.transientErrors} retried, ${sh.expiredIterators} expired iterators\n`,
+      log.info(
+        { event: 'shard', shard: sh.id, state: sh.state, records: sh.records, millis_behind: sh.millisBehindLatest ?? null, checkpoint: sh.checkpoint ?? null, get_records: sh.getRecordsCalls, throttles: sh.throttles, retried: sh.transientErrors, expired_iterators: sh.expiredIterators },
+        `${sh.id}: ${sh.state}, ${sh.records} records, ${sh.millisBehindLatest ?? '?'} ms behind, checkpoint ${sh.checkpoint ?? 'none'}, ${sh.getRecordsCalls} GetRecords, ${sh.throttles} throttled, ${sh.transientErrors} retried, ${sh.expiredIterators} expired iterators`,
       );
     }
   }
@@ -619,9 +630,30 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
     const g = generator;
     const span = g.emitted > g.resumedAt ? `records ${g.resumedAt + 1} to ${g.emitted} of the stream` : g.records !== undefined && g.emitted >= g.records ? `all ${g.records} records of the stream were checkpointed before` : 'none';
     const from = g.resumedAt > 0 ? `; resumed from the checkpoint after record ${g.resumedAt}` : '';
-    process.stderr.write(`${g.key}: ${g.emitted - g.resumedAt} records this run (${span}${from})${world !== null ? `; enriched with the generated inventory of seed ${seed}` : ''}\n`);
+    log.info(
+      { event: 'generator', source: g.key, records: g.emitted - g.resumedAt, resumed_at: g.resumedAt, emitted: g.emitted },
+      `${g.key}: ${g.emitted - g.resumedAt} records this run (${span}${from})${world !== null ? `; enriched with the generated inventory of seed ${seed}` : ''}`,
+    );
   }
-  if (refresh !== null) process.stderr.write(`heartbeats: ${refresh.stats.recorded} of ${refresh.stats.candidates} candidates recorded, ${refresh.stats.generations} new index generations\n`);
-  process.stderr.write(summaryLine(stats, performance.now() - t0) + `; output in ${where}\n`);
+  if (refresh !== null) {
+    log.info({ event: 'heartbeats', ...refresh.stats }, `heartbeats: ${refresh.stats.recorded} of ${refresh.stats.candidates} candidates recorded, ${refresh.stats.generations} new index generations`);
+  }
+  const wallMs = performance.now() - t0;
+  log.info(
+    {
+      event: 'summary',
+      flows: stats.flows,
+      records: stats.records,
+      without_data: stats.nodata + stats.skipdata,
+      malformed: stats.malformed,
+      late_flows: stats.late.flows,
+      unattributed_sides: stats.unattributedSrc + stats.unattributedDst,
+      rows: stats.rowsFlushed,
+      flushes: stats.flushes,
+      wall_ms: Math.round(wallMs),
+      output: where,
+    },
+    `${summaryLine(stats, wallMs)}; output in ${where}`,
+  );
   return 0;
 }

@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
+// The daemon logs plain lines here (on a pipe its default is JSON; test/cli/run.test.ts checks that form).
+process.env.DREDGE_OPS_LOG_FORMAT = 'pretty';
+
 const BIN = new URL('../../../bin/dredge.js', import.meta.url).pathname;
 let dir = '';
 let truth: { flows: number; packets: number; bytes: number };

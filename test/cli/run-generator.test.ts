@@ -13,6 +13,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 
+// The daemon logs plain lines here (on a pipe its default is JSON; test/cli/run.test.ts checks that form).
+process.env.DREDGE_OPS_LOG_FORMAT = 'pretty';
+
 const BIN = new URL('../../../bin/dredge.js', import.meta.url).pathname;
 const SEED = '1234';
 const RECORDS = 200_000;

@@ -11,14 +11,17 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 
+// The daemon logs plain lines in these tests, except where a test asks for its default on a pipe (JSON).
+process.env.DREDGE_OPS_LOG_FORMAT = 'pretty';
+
 const run = promisify(execFile);
 const BIN = new URL('../../../bin/dredge.js', import.meta.url).pathname;
 let dir = '';
 let truth: { flows: number; packets: number; bytes: number; records: number };
 
-async function dredge(args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function dredge(args: string[], cwd?: string, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, ...(cwd !== undefined ? { cwd } : {}) });
+    const r = await run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, env, ...(cwd !== undefined ? { cwd } : {}) });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -224,4 +227,35 @@ test('a custom format whose header line is only at the top of a multi-batch file
   assert.match(r.stderr, new RegExp(`dredge run: ${t.flows} flows \\(50000 records, \\d+ without data\\), 0 malformed`));
   const dirs = new Set(ndjsonRows(out, 'rollups-').map((x) => x.flow_direction));
   assert.deepEqual([...dirs].sort(), ['egress', 'ingress']);
+});
+
+test('on a pipe the log is JSON lines: every stderr line parses, with the summary and malformed lines as structured events', async () => {
+  const env = { ...process.env };
+  delete env.DREDGE_OPS_LOG_FORMAT;
+  const out = join(dir, 'out-json');
+  const r = await dredge(['run', '--input', join(dir, 'in'), '--snapshot', join(dir, 'in', 'snapshot.csv'), '--out', out], undefined, env);
+  assert.equal(r.code, 0, r.stderr);
+  const events = r.stderr
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { level: number; time: string; event: string; msg: string; [k: string]: unknown });
+  const summary = events.find((e) => e.event === 'summary');
+  assert.ok(summary !== undefined, r.stderr);
+  assert.equal(summary.flows, truth.flows);
+  assert.equal(summary.records, truth.records);
+  assert.equal(summary.level, 30);
+  assert.match(summary.time, /^\d{4}-\d\d-\d\dT/);
+  assert.match(summary.msg, new RegExp(`^${truth.flows} flows`));
+  // snapshot.csv, events.ndjson and truth.json in the input folder are malformed lines: warnings naming file and line.
+  const bad = events.filter((e) => e.event === 'malformed');
+  assert.ok(bad.length > 0);
+  assert.ok(bad.every((e) => e.level === 40 && typeof e.source === 'string' && typeof e.reason === 'string'));
+  assert.ok(bad.some((e) => (e.source as string).endsWith('snapshot.csv') && e.line === 1));
+  // --log-format pretty and --log-level are flags too; a bad value names the fix.
+  const quiet = await dredge(['run', '--input', join(dir, 'in'), '--snapshot', join(dir, 'in', 'snapshot.csv'), '--out', join(dir, 'out-json2'), '--log-level', 'error'], undefined, env);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.equal(quiet.stderr, '');
+  const badFormat = await dredge(['run', '--input', join(dir, 'in'), '--snapshot', join(dir, 'in', 'snapshot.csv'), '--out', join(dir, 'out-json3'), '--log-format', 'xml'], undefined, env);
+  assert.notEqual(badFormat.code, 0);
+  assert.match(badFormat.stderr, /--log-format: "xml".*json.*pretty/);
 });

@@ -17,6 +17,9 @@ import { makeKinesisClient } from '../../src/sources/kinesis/client.js';
 import { putRecords } from '../../src/sources/kinesis/producer.js';
 import { type Local, createStream, startKinesalite, streamName } from './harness.js';
 
+// The daemon logs plain lines here (on a pipe its default is JSON; test/cli/run.test.ts checks that form).
+process.env.DREDGE_OPS_LOG_FORMAT = 'pretty';
+
 const BIN = new URL('../../../bin/dredge.js', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'dredge-run-kinesis-'));
 let local: Local;
