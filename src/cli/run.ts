@@ -318,15 +318,33 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const { config, rest, argv: full } = loadRunConfig(argv);
+  // A signal while the run starts (index, store, workers: seconds on a big inventory) is kept and acted
+  // on once the run can drain: without this handler Node's default would end the process with 143.
+  const early: EarlySignal = { sig: null };
+  const latch = (sig: NodeJS.Signals): void => {
+    early.sig ??= sig;
+  };
+  process.on('SIGINT', latch);
+  process.on('SIGTERM', latch);
   try {
-    return await runFlags(config, rest, full);
+    return await runFlags(config, rest, full, early);
   } catch (e) {
     if (e instanceof CliUsageError) throw new CliUsageError(annotateFlags(config, e.message));
     throw e;
+  } finally {
+    process.off('SIGINT', latch);
+    process.off('SIGTERM', latch);
   }
 }
 
-async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[]): Promise<number> {
+interface EarlySignal {
+  sig: NodeJS.Signals | null;
+}
+
+/** Test hook: DREDGE_TEST_STALL_DRAIN_MS holds the drain after a first signal that long (a stuck sink), so a test can send the second one inside it. */
+const STALL_DRAIN_MS = Number(process.env.DREDGE_TEST_STALL_DRAIN_MS ?? 0);
+
+async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[], early: EarlySignal): Promise<number> {
   const parsed = parseCli(argv, RUN_OPTIONS, HELP);
   // Lists (inputs, snapshots, events) from the command line replace the config file's; inputs may also
   // follow the options (`dredge run … samples/*.log`), so a shell glob works.
@@ -386,6 +404,11 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
   const flushMs = duration(values['flush-interval'], '--flush-interval', 10) * 1000;
 
   const t0 = performance.now();
+  const sourceName = stream !== undefined ? `kinesis:${stream}` : generate ? `generator:${seed}` : inputs.join(', ');
+  log.info(
+    { event: 'start', source: sourceName, sink: sinkName, dimensions: values.dimensions ?? DEFAULT_DIMENSIONS, window_s: windowSeconds, flush_interval_ms: flushMs, workers: workers ?? null },
+    `starting: ${sourceName} → ${sinkName} sink, windows of ${windowSeconds} s, a flush every ${flushMs / 1000} s`,
+  );
   // Generated traffic is enriched with its own inventory (built here, as `dredge generate` writes it)
   // unless the user names one.
   const world = generate && (values.snapshot ?? []).length === 0 && values.index === undefined ? buildWorld(generatedShape(seed)) : null;
@@ -497,6 +520,7 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (early.sig !== null) onSignal(early.sig);
   const tty = process.stderr.isTTY === true && values.quiet !== true;
   const started = performance.now();
   const bar = tty
@@ -596,6 +620,7 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[])
         if (!follow || stopping) break;
       }
     }
+    if (stopping && STALL_DRAIN_MS > 0) await new Promise((r) => setTimeout(r, STALL_DRAIN_MS));
     await stopQueries();
     stats = await pipeline.close();
   } catch (e) {

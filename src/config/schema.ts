@@ -112,7 +112,7 @@ export function envName(key: string): string {
  * DREDGE_* variables that are not config keys: the config path, and switches read elsewhere in dredge
  * (internal and test hooks). Anything else starting with DREDGE_ that is not a key is an error.
  */
-export const OTHER_ENV: ReadonlySet<string> = new Set(['DREDGE_CONFIG', 'DREDGE_WASM', 'DREDGE_SCAN', 'DREDGE_CRASH_POINT', 'DREDGE_BENCH_QUICK']);
+export const OTHER_ENV: ReadonlySet<string> = new Set(['DREDGE_CONFIG', 'DREDGE_WASM', 'DREDGE_SCAN', 'DREDGE_CRASH_POINT', 'DREDGE_TEST_STALL_DRAIN_MS', 'DREDGE_BENCH_QUICK']);
 
 export const LIST_FLAGS: readonly ListFlag[] = ['input', 'snapshot', 'events'];
 

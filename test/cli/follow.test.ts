@@ -103,7 +103,8 @@ test('a second signal exits at once (130); what was checkpointed stands and the 
   copyFileSync(join(dir, 'gen', 'flows-0002.log'), join(watch, 'flows-0002.log'));
   const db = join(dir, 'twice.duckdb');
   const args = ['run', '--input', watch, '--snapshot', join(dir, 'gen', 'snapshot.csv'), '--events', join(dir, 'gen', 'events.ndjson'), '--db', db, '--flush-interval', '0.3s', '--quiet'];
-  const child = spawn(process.execPath, [BIN, ...args, '--follow'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // The drain after the first signal is held 30 s (a stuck sink), so the second signal lands inside it.
+  const child = spawn(process.execPath, [BIN, ...args, '--follow'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DREDGE_TEST_STALL_DRAIN_MS: '30000' } });
   let stderr = '';
   let second = false;
   child.stderr.on('data', (b: Buffer) => {
