@@ -11,7 +11,7 @@ export interface SourcePosition {
   key: string;
   /** File: byte offset after the last complete line; Kinesis: sequence number (decimal); generator: records emitted. */
   value: string;
-  /** File identity (device, inode, size at open) so a replaced file is not resumed mid-way. */
+  /** What the position is only valid for: a file's identity (device, inode, size at open) so a replaced file is not resumed mid-way; the generator's stream shape (start, span, --records), so another stream of the same seed is refused. */
   identity?: string;
 }
 
