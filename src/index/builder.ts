@@ -11,6 +11,7 @@
 import { DredgeError } from '../errors.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
 import { parseIpString } from '../parse/ip.js';
+import { ScratchArrays } from '../typed.js';
 import { allocate, type Counts, F_BUILT_AT_MS, F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, PT_IV, PT_PARENT, PT_STRIDE, PT_TL, sectionBytes, SRC_AWS, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT, TL_KEY_LIM, tlKeyOf } from './layout.js';
 import { IndexView, RESULT_CONFLICT } from './lookup.js';
 import { flattenTimelines } from './flatten.js';
@@ -125,6 +126,10 @@ export class IndexBuilder {
   private generation = 0;
   /** Intervals of the last freeze (sizes the next one's scratch). */
   private lastIntervals = 0;
+  /** freeze()'s temporaries and interval list, kept for the next freeze (see ScratchArrays). */
+  private readonly scratch = new ScratchArrays();
+  private resolved: Resolved | null = null;
+  private trieBufs: { nodes: I32Buf; l4Start: U32Buf; l4Pfx: I32Buf; l4Lists: I32Buf; l6Start: U32Buf; l6Pfx: I32Buf; l6Lists: I32Buf } | null = null;
 
   constructor(opts: BuilderOptions = {}) {
     this.horizonSeconds = opts.horizonSeconds === undefined ? DEFAULT_HORIZON_SECONDS : opts.horizonSeconds;
@@ -348,8 +353,9 @@ export class IndexBuilder {
     // IPv4 prefixes in (address, length) order: one pass over the map, then a radix sort of indices
     // (a Map.get per prefix with its non-Smi key cost ~0.6 s per 1M prefixes).
     const P4 = this.v4.size;
-    const inAddr = new Uint32Array(P4);
-    const inLen = new Uint8Array(P4);
+    const sc = this.scratch;
+    const inAddr = sc.take('inAddr', Uint32Array, P4);
+    const inLen = sc.take('inLen', Uint8Array, P4);
     const inStates: KeyState[] = new Array(P4);
     let n4 = 0;
     for (const st of this.v4.values()) {
@@ -357,9 +363,9 @@ export class IndexBuilder {
       inLen[n4] = st.p.len;
       inStates[n4++] = st;
     }
-    const order = sortByAddrLen(inAddr, inLen);
-    const addr4 = new Uint32Array(P4);
-    const len4 = new Uint8Array(P4);
+    const order = sortByAddrLen(inAddr, inLen, sc);
+    const addr4 = sc.take('addr4', Uint32Array, P4);
+    const len4 = sc.take('len4', Uint8Array, P4);
     for (let i = 0; i < P4; i++) {
       const j = order[i] as number;
       addr4[i] = inAddr[j] as number;
@@ -373,8 +379,11 @@ export class IndexBuilder {
 
     // Timelines are resolved in map order (the order the states were allocated in, so the walk over
     // their objects stays cache-friendly), then gathered into prefix order.
-    const res = new Resolved(this.lastIntervals + (this.lastIntervals >> 4) + 1024);
-    const ivLoIn = new Int32Array(P + 1);
+    const res = this.resolved ?? new Resolved(this.lastIntervals + (this.lastIntervals >> 4) + 1024);
+    this.resolved = res;
+    res.n = 0;
+    const ivLoIn = sc.take('ivLoIn', Int32Array, P + 1);
+    ivLoIn[0] = 0;
     for (let j = 0; j < P; j++) {
       const st = inStates[j] as KeyState;
       const before = res.n;
@@ -386,12 +395,13 @@ export class IndexBuilder {
     }
     const I = res.n;
     this.lastIntervals = I;
-    const pfxIv = new Int32Array(P + 1);
-    const ivFrom = new Float64Array(I);
-    const ivTo = new Float64Array(I);
-    const ivMeta = new Int32Array(I);
-    const ivSrcs = new Uint8Array(I);
-    const ivOrg = new Float64Array(I);
+    const pfxIv = sc.take('pfxIv', Int32Array, P + 1);
+    pfxIv[0] = 0;
+    const ivFrom = sc.take('ivFrom', Float64Array, I);
+    const ivTo = sc.take('ivTo', Float64Array, I);
+    const ivMeta = sc.take('ivMeta', Int32Array, I);
+    const ivSrcs = sc.take('ivSrcs', Uint8Array, I);
+    const ivOrg = sc.take('ivOrg', Float64Array, I);
     const { from: rFrom, to: rTo, meta: rMeta, src: rSrc, origin: rOrg } = res;
     for (let i = 0, at = 0; i < P; i++) {
       const j = i < P4 ? (order[i] as number) : i;
@@ -405,26 +415,23 @@ export class IndexBuilder {
       pfxIv[i + 1] = at;
     }
 
-    const r4 = v4Ranges(addr4, len4, P4);
+    const r4 = v4Ranges(addr4, len4, P4, sc);
     const r6 = v6Ranges(
       v6States.map((x) => x.a),
       Uint8Array.from(v6States.map((x) => x.s.p.len)),
       P6,
     );
-    const nodes = new I32Buf(1 << 18);
-    const l4Start = new U32Buf(Math.max(1024, r4.count));
-    const l4Pfx = new I32Buf(Math.max(1024, r4.count));
-    const l4Lists = new I32Buf();
+    // The trie's growable buffers are kept for the next freeze too (emptied; `alloc` fills what it hands out).
+    const tb = (this.trieBufs ??= { nodes: new I32Buf(1 << 18), l4Start: new U32Buf(Math.max(1024, r4.count)), l4Pfx: new I32Buf(Math.max(1024, r4.count)), l4Lists: new I32Buf(), l6Start: new U32Buf(), l6Pfx: new I32Buf(), l6Lists: new I32Buf() });
+    for (const buf of Object.values(tb)) buf.n = 0;
+    const { nodes, l4Start, l4Pfx, l4Lists, l6Start, l6Pfx, l6Lists } = tb;
     l4Lists.push(0);
-    const l6Start = new U32Buf();
-    const l6Pfx = new I32Buf();
-    const l6Lists = new I32Buf();
     l6Lists.push(0);
     const root4 = buildV4Trie(r4.starts, r4.pfx, r4.count, 0, nodes, l4Start, l4Pfx, l4Lists);
     const root6 = buildV6Trie(r6.starts, r6.pfx, P4, nodes, l6Start, l6Pfx, l6Lists);
 
     const metaBytes = this.meta.encode();
-    const parent = new Int32Array(P);
+    const parent = sc.take('parent', Int32Array, P);
     for (let i = 0; i < P; i++) {
       const par = i < P4 ? (r4.parent[i] as number) : (r6.parent[i - P4] as number);
       parent[i] = par < 0 ? -1 : i < P4 ? par : par + P4;
@@ -612,10 +619,11 @@ export class IndexBuilder {
 }
 
 /** Indices of (addr, len) pairs in ascending (addr, len) order: LSD radix sort, 3 stable passes. */
-export function sortByAddrLen(addr: Uint32Array, len: Uint8Array): Uint32Array {
+export function sortByAddrLen(addr: Uint32Array, len: Uint8Array, scratch?: ScratchArrays): Uint32Array {
   const n = addr.length;
-  let a = new Uint32Array(n);
-  let b = new Uint32Array(n);
+  // Every pass writes all n entries before the next reads them: reused scratch needs no clearing.
+  let a = scratch !== undefined ? scratch.take('sortA', Uint32Array, n) : new Uint32Array(n);
+  let b = scratch !== undefined ? scratch.take('sortB', Uint32Array, n) : new Uint32Array(n);
   const count = new Uint32Array(65536 + 1);
   // pass 1: by length (0..128)
   for (let i = 0; i < n; i++) {

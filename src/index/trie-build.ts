@@ -9,6 +9,7 @@
 // generation's trie stays around 16 MB. LIST_MAX bounds a list search to ~6 probes in 2-4 cache lines.
 
 import { NODE_STRIDE, ROOT_STRIDE, SLOT_LIST, SLOT_NODE, SLOT_PREFIX } from './layout.js';
+import type { ScratchArrays } from '../typed.js';
 
 export const LIST_MAX = 48;
 
@@ -57,10 +58,11 @@ export class U32Buf {
  * IPv4: prefixes sorted by (address, length), unique → parent of each (index into the same order,
  * -1 none) and the disjoint ranges (start, deepest prefix or -1), adjacent equal ranges merged.
  */
-export function v4Ranges(addr: Uint32Array, len: Uint8Array, n: number): { parent: Int32Array; starts: Float64Array; pfx: Int32Array; count: number } {
-  const parent = new Int32Array(n);
-  const starts = new Float64Array(2 * n + 1);
-  const pfx = new Int32Array(2 * n + 1);
+export function v4Ranges(addr: Uint32Array, len: Uint8Array, n: number, scratch?: ScratchArrays): { parent: Int32Array; starts: Float64Array; pfx: Int32Array; count: number } {
+  // parent is written for every prefix, starts/pfx below `count`, which is all a reader looks at.
+  const parent = scratch !== undefined ? scratch.take('rangesParent', Int32Array, n) : new Int32Array(n);
+  const starts = scratch !== undefined ? scratch.take('rangesStarts', Float64Array, 2 * n + 1) : new Float64Array(2 * n + 1);
+  const pfx = scratch !== undefined ? scratch.take('rangesPfx', Int32Array, 2 * n + 1) : new Int32Array(2 * n + 1);
   let count = 0;
   const stack = new Int32Array(33);
   const stackEnd = new Float64Array(33);
