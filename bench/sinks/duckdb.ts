@@ -28,7 +28,11 @@ import { Pipeline } from '../../src/daemon/pipeline.js';
 import { DuckDbSink, columnName } from '../../src/sinks/duckdb.js';
 import { NdjsonSink } from '../../src/sinks/ndjson.js';
 import type { Sink } from '../../src/sinks/sink.js';
+import { spawn } from 'node:child_process';
+import { makeKinesisClient } from '../../src/sources/kinesis/client.js';
+import { DruidKinesisSink } from '../../src/sinks/druid.js';
 import { batchesOf, pct, prepare } from '../e2e/pipeline.js';
+import { createStream } from '../sources/kinesis.js';
 import type { BenchOptions, ScenarioResult } from '../run.js';
 
 /**
@@ -101,6 +105,38 @@ async function textTable(path: string, batches: readonly RollupBatch[], dims: re
   return { naiveMs, textFloorMs, queryMs };
 }
 
+const DRUID_SHARDS = 4;
+
+/**
+ * The Druid sink's flush throughput: the same batches as JSON rows (with row ids, packed into 1 MiB
+ * records) to a 4-shard stream on kinesalite, which runs in a CHILD process here so its work does not
+ * share the sink's thread. kinesalite applies no shard limits, so this is the sink's own speed; at
+ * AWS's 1 MB/s write limit per shard the same bytes need the shard count printed beside it.
+ */
+async function druidThroughput(batches: readonly RollupBatch[]): Promise<{ ms: number; cpuMs: number; bytes: number; records: number }> {
+  const child = spawn(process.execPath, ['-e', "require('kinesalite')({createStreamMs:0}).listen(0,'127.0.0.1',function(){process.stdout.write(String(this.address().port)+'\\n')})"], { stdio: ['ignore', 'pipe', 'inherit'], cwd: new URL('../../..', import.meta.url).pathname });
+  try {
+    const port = await new Promise<string>((resolve, reject) => {
+      child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+      child.once('exit', (c) => reject(new Error(`bench duckdb: kinesalite exited (${c})`)));
+    });
+    const endpoint = `http://127.0.0.1:${port}`;
+    const client = makeKinesisClient({ endpoint, region: 'us-east-1' });
+    await createStream(client, 'bench-rollups', DRUID_SHARDS);
+    const sink = new DruidKinesisSink({ stream: 'bench-rollups', client });
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    for (const b of batches) await sink.write(b);
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    await sink.close();
+    client.destroy();
+    return { ms, cpuMs: (cpu.user + cpu.system) / 1000, bytes: sink.stats.put.bytes, records: sink.stats.put.records };
+  } finally {
+    child.kill();
+  }
+}
+
 const REPORT_QUERY = 'SELECT dst_app, sum(bytes) AS bytes FROM rollups GROUP BY 1 ORDER BY 2 DESC LIMIT 10';
 
 /** The report query's best of three (the first run warms DuckDB's caches). */
@@ -160,6 +196,7 @@ export async function run(opts: BenchOptions): Promise<ScenarioResult> {
     await nd.close();
 
     const { floorMs, queryMs } = await factFloor(join(dir, 'sink.duckdb'));
+    const druid = await druidThroughput(keep.batches);
     const text = await textTable(join(dir, 'text-table.duckdb'), keep.batches, dims);
 
     // Read-to-queryable delay with the DuckDB sink in the loop.
@@ -190,10 +227,12 @@ export async function run(opts: BenchOptions): Promise<ScenarioResult> {
         { case: "floor: DuckDB's own INSERT … SELECT of the same fact rows", rows: rowsTotal, ms: Math.round(floorMs), 'rows/s': k(rate(floorMs)) },
         { case: 'text table: VARCHAR DataChunks via appender, values prebuilt', rows: rowsTotal, ms: Math.round(text.naiveMs), 'rows/s': k(rate(text.naiveMs)) },
         { case: "text table: DuckDB's own INSERT … SELECT of the same rows", rows: rowsTotal, ms: Math.round(text.textFloorMs), 'rows/s': k(rate(text.textFloorMs)) },
+        { case: `DruidKinesisSink.write: JSON rows with row_id, ${druid.records} records of ≤ 1 MiB, to kinesalite (${DRUID_SHARDS} shards, child process)`, rows: rowsTotal, ms: Math.round(druid.ms), 'rows/s': k(rate(druid.ms)) },
         { case: 'NdjsonSink.write (same batches)', rows: rowsTotal, ms: Math.round(ndMs), 'rows/s': k(rate(ndMs)) },
         { case: `pipeline → DuckDB at ${PACED_RECORDS_PER_S / 1000}k records/s, flush every ${FLUSH_INTERVAL_MS / 1000}s: read → queryable ms p50/p99/p99.9`, rows: st2.rowsFlushed, ms: Math.round(liveMs), 'rows/s': delay.map((x) => x.toFixed(0)).join(' / ') },
       ],
       notes: [
+        `druid: ${(druid.bytes / 1e6).toFixed(0)} MB put (${(druid.bytes / rowsTotal).toFixed(0)} B/row); this process's CPU in the writes ${druid.cpuMs.toFixed(0)} ms (${k((rowsTotal * 1000) / druid.cpuMs)} rows/s of sink CPU; the rest of the wall time is kinesalite); at AWS's 1 MB/s write limit per shard, a flush of these rows every 10 s needs ${Math.ceil(druid.bytes / 1e6 / 10)} shards`,
         `report query (top 10 dst_app by bytes, best of 3): ${queryMs.toFixed(0)} ms over the sink's rollups view, ${text.queryMs.toFixed(0)} ms over the text table`,
         `workload: ${records} v2 records (${st.flows} flows), default dimensions (${dims.length}), ${rowsTotal} rollup rows = ${(rowsTotal / st.flows).toFixed(2)} rows/flow in one flush; read→queryable run: ${st2.flushes} flushes, ${k((st2.flows * 1000) / liveMs)} flows/s`,
       ],

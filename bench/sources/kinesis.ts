@@ -101,7 +101,7 @@ async function startKinesalite(): Promise<Local> {
   };
 }
 
-async function createStream(client: KinesisClient, stream: string, shards: number): Promise<void> {
+export async function createStream(client: KinesisClient, stream: string, shards: number): Promise<void> {
   await client.send(new CreateStreamCommand({ StreamName: stream, ShardCount: shards }));
   for (let i = 0; i < 500; i++) {
     const d = await client.send(new DescribeStreamSummaryCommand({ StreamName: stream }));

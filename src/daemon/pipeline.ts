@@ -226,7 +226,7 @@ export class Pipeline {
     this.ctx = this.contextFor(opts.index, opts.fields);
     this.tables = this.newTables();
     this.pool = new Piscina({
-      filename: new URL('../worker/worker.js', import.meta.url).href,
+      filename: new URL('../worker/entry.cjs', import.meta.url).href,
       minThreads: this.workers,
       maxThreads: this.workers,
       idleTimeout: 60_000,

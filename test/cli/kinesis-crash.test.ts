@@ -27,6 +27,7 @@ import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, ListSha
 import { DuckDBInstance } from '@duckdb/node-api';
 import { makeKinesisClient } from '../../src/sources/kinesis/client.js';
 import { type Local, createStream, startKinesalite, streamName } from '../kinesis/harness.js';
+import { Rng } from '../../src/sources/generator/traffic.js';
 
 const BIN = new URL('../../../bin/dredge.js', import.meta.url).pathname;
 const SEED = Number(process.env.KINESIS_CRASH_SEED ?? Date.now() % 2 ** 31);
@@ -50,16 +51,10 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** mulberry32: small, seeded, good enough to pick kill moments. */
+/** The project's seeded PRNG (mulberry32), as a function. */
 function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 interface Exit {

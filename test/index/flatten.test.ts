@@ -9,17 +9,12 @@ import { flattenTimelines, TL_GAP } from '../../src/index/flatten.js';
 import { PT_PARENT, PT_STRIDE } from '../../src/index/layout.js';
 import { formatIPv4 } from '../../src/parse/ip.js';
 import { T0 } from './helpers.js';
+import { Rng } from '../../src/sources/generator/traffic.js';
 
-/** Small deterministic PRNG (mulberry32). */
+/** The project's seeded PRNG (mulberry32), as a function. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 function randomIndex(seed: number, knownUntil: number | undefined, fractions: boolean) {
