@@ -3,6 +3,7 @@
 // the config turns into, and `dredge config example`. Adding a run flag to the config = adding a row.
 
 import { DEFAULT_DIMENSIONS } from '../aggregate/dimensions.js';
+import { LOG_FORMATS, LOG_LEVELS } from '../daemon/log.js';
 
 /**
  * How a key's value is read and checked:
@@ -99,8 +100,8 @@ export const KEYS: readonly ConfigKey[] = [
   { key: 'sink.druid.datasource', flag: 'druid-datasource', kind: 'text', example: '~', sample: 'dredge_flows', doc: 'druid-sql: the datasource to INSERT into; default dredge_flows (--druid-datasource)' },
   { key: 'ops.listen', flag: 'ops-listen', kind: 'listen', example: '127.0.0.1:9464', sample: '127.0.0.1:9464', doc: 'Prometheus /metrics, /healthz and /readyz; off: none (--ops-listen)' },
   { key: 'ops.quiet', flag: 'quiet', kind: 'bool', when: true, example: 'false', sample: 'true', doc: 'no progress bar on the terminal (--quiet)' },
-  { key: 'ops.log_format', flag: 'log-format', kind: 'enum', values: ['json', 'pretty'], example: '~', sample: 'json', doc: 'json: one JSON object per line on stderr; pretty: plain lines; default: pretty on a terminal, else json (--log-format)' },
-  { key: 'ops.log_level', flag: 'log-level', kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], example: '~', sample: 'warn', doc: 'the least severe level logged; default info (--log-level)' },
+  { key: 'ops.log_format', flag: 'log-format', kind: 'enum', values: LOG_FORMATS, example: '~', sample: 'json', doc: 'json: one JSON object per line on stderr; pretty: plain lines; default: pretty on a terminal, else json (--log-format)' },
+  { key: 'ops.log_level', flag: 'log-level', kind: 'enum', values: LOG_LEVELS, example: '~', sample: 'warn', doc: 'the least severe level logged; default info (--log-level)' },
 ];
 
 /** `sink.druid.url` → `DREDGE_SINK_DRUID_URL`. */

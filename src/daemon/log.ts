@@ -24,12 +24,10 @@ export interface LogOptions {
   format?: LogFormat;
   level?: LogLevel;
   /** Where lines go (default: stderr). */
-  stream?: NodeJS.WritableStream & { isTTY?: boolean; fd?: number };
+  stream?: NodeJS.WritableStream & { isTTY?: boolean };
   /** Prefix of a plain line and the `name` field of a JSON one. */
   name?: string;
 }
-
-export type DaemonLog = Logger;
 
 /** The format a run logs in: the option as given, else by whether the stream is a terminal. */
 export function resolveLogFormat(format: string | undefined, isTTY: boolean): LogFormat {
@@ -68,22 +66,14 @@ class PlainLines implements DestinationStream {
   }
 }
 
-/** JSON lines written with one synchronous write each (see the module comment). */
-class SyncLines implements DestinationStream {
-  constructor(private readonly out: NodeJS.WritableStream & { fd?: number }) {}
-
-  write(line: string): void {
-    this.out.write(line);
-  }
-}
-
-export function createLog(opts: LogOptions = {}): DaemonLog {
+export function createLog(opts: LogOptions = {}): Logger {
   const out = opts.stream ?? process.stderr;
   const name = opts.name ?? 'dredge run';
-  const format = opts.format ?? (out.isTTY === true ? 'pretty' : 'json');
+  const format = opts.format ?? resolveLogFormat(undefined, out.isTTY === true);
   const level = opts.level ?? 'info';
-  // stderr is synchronous in Node on Linux for files, terminals and pipes: a line logged
-  // before process.exit() is not lost, which an async destination (sonic-boom) would not promise.
-  const dest: DestinationStream = format === 'pretty' ? new PlainLines(out, name) : new SyncLines(out);
+  // JSON lines go straight to the stream: stderr is synchronous in Node on Linux for files, terminals
+  // and pipes, so a line logged before process.exit() is not lost, which an async destination
+  // (sonic-boom) would not promise.
+  const dest: DestinationStream = format === 'pretty' ? new PlainLines(out, name) : out;
   return pino({ name, level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
 }

@@ -336,6 +336,7 @@ export class DuckDbSink implements Sink {
     const reasonAt = 1 + nDims;
     const srcReason = new Uint8Array(bufs[reasonAt]!);
     const dstReason = new Uint8Array(bufs[reasonAt + 1]!);
+    const metrics = [b.flows, b.packets, b.bytes];
     let sinceYield = 0;
     let nullsSet = false;
     try {
@@ -371,7 +372,6 @@ export class DuckDbSink implements Sink {
         }
         srcReason.set(b.srcReason.subarray(base, base + n));
         dstReason.set(b.dstReason.subarray(base, base + n));
-        const metrics = [b.flows, b.packets, b.bytes];
         for (let m = 0; m < 3; m++) {
           const out = i32[reasonAt + 2 + m]!;
           const a = metrics[m]!;
