@@ -55,7 +55,7 @@ function quoteIdent(s: string): string {
 }
 
 /**
- * Crash tests (test/sinks/duckdb-crash.test.ts) set DREDGE_CRASH_POINT=<point>:<write number> to have
+ * Crash tests (test/cli/duckdb-crash.test.ts, test/cli/run-generator.test.ts) set DREDGE_CRASH_POINT=<point>:<write number> to have
  * the process SIGKILL itself at that point of that write, inside the flush, where an outside kill
  * would land only by luck. Read once; costs one comparison per write when unset.
  */
@@ -384,7 +384,8 @@ export class DuckDbSink implements Sink {
           chunk.reset();
           nullsSet = false;
         }
-        if (base === CHUNK_ROWS) crashPoint('mid-append', this.stats.writes + 1);
+        // Rows appended, appender not flushed, transaction open: whatever the write's size.
+        if (base === 0) crashPoint('mid-append', this.stats.writes + 1);
         sinceYield += n;
         if (sinceYield >= YIELD_ROWS) {
           sinceYield = 0;
