@@ -100,12 +100,41 @@ export interface BuilderCounters {
   heartbeatsNoLocalSide: number;
 }
 
+// Per exact prefix. A million of these live as long as the builder, so each is kept small (1M /32s
+// with one assign each: 457 → 252 bytes of builder heap per prefix, BENCHMARKS.md "index"): an IPv4
+// prefix is its two numbers, not a Prefix object; no evidence is one shared frozen empty list (a push
+// to it throws, so a missed call site fails loudly); the first piece of evidence makes a one-element
+// list, where `[].push` would reserve 17 slots.
 interface KeyState {
-  p: Prefix;
+  /** IPv4: the masked address and length (p6 null); IPv6: p6 (w0 and len copied from it). */
+  w0: number;
+  len: number;
+  p6: Prefix | null;
   events: EventEvidence[];
   spans: SpanEvidence[];
   /** AWS service candidates for this exact prefix (resolved at freeze). */
   aws: AwsPrefix[] | null;
+}
+
+const NO_EVENTS = Object.freeze([]) as readonly EventEvidence[] as EventEvidence[];
+const NO_SPANS = Object.freeze([]) as readonly SpanEvidence[] as SpanEvidence[];
+
+function newState(p: Prefix): KeyState {
+  return { w0: p.w0, len: p.len, p6: p.family === 6 ? p : null, events: NO_EVENTS, spans: NO_SPANS, aws: null };
+}
+
+function prefixOf(st: KeyState): Prefix {
+  return st.p6 ?? maskedV4(st.w0, st.len);
+}
+
+function pushEvent(st: KeyState, e: EventEvidence): void {
+  if (st.events.length === 0) st.events = [e];
+  else st.events.push(e);
+}
+
+function pushSpan(st: KeyState, s: SpanEvidence): void {
+  if (st.spans.length === 0) st.spans = [s];
+  else st.spans.push(s);
 }
 
 const AMBIGUOUS = -1;
@@ -146,7 +175,7 @@ export class IndexBuilder {
       const k = p.w0 * 64 + p.len;
       let s = this.v4.get(k);
       if (s === undefined) {
-        s = { p, events: [], spans: [], aws: null };
+        s = newState(p);
         this.v4.set(k, s);
       }
       return s;
@@ -154,7 +183,7 @@ export class IndexBuilder {
     const k = prefixKey(p);
     let s = this.v6.get(k);
     if (s === undefined) {
-      s = { p, events: [], spans: [], aws: null };
+      s = newState(p);
       this.v6.set(k, s);
     }
     return s;
@@ -183,8 +212,8 @@ export class IndexBuilder {
     const st = this.state(p);
     const origin = this.origin(row.origin, 'snapshot');
     const owner = this.meta.ownerOf(metaId);
-    if (to === Infinity) st.events.push({ t: from, assign: true, meta: metaId, owner, src: SRC_SNAPSHOT, origin });
-    else st.spans.push({ from, to, meta: metaId, owner, src: SRC_SNAPSHOT, origin });
+    if (to === Infinity) pushEvent(st, { t: from, assign: true, meta: metaId, owner, src: SRC_SNAPSHOT, origin });
+    else pushSpan(st, { from, to, meta: metaId, owner, src: SRC_SNAPSHOT, origin });
   }
 
   private mapInterface(key: string, metaId: number, p: Prefix | null): void {
@@ -206,10 +235,10 @@ export class IndexBuilder {
     const origin = this.origin(ev.origin, 'event');
     if (ev.type === 'assign') {
       const metaId = this.meta.intern(ev.meta);
-      st.events.push({ t: ev.time, assign: true, meta: metaId, owner: this.meta.ownerOf(metaId), src: SRC_EVENT, origin });
+      pushEvent(st, { t: ev.time, assign: true, meta: metaId, owner: this.meta.ownerOf(metaId), src: SRC_EVENT, origin });
     } else {
       const app = ev.meta.app;
-      st.events.push({ t: ev.time, assign: false, meta: -1, owner: app === undefined || app === '' ? null : this.meta.ownerOfApp(app), src: SRC_EVENT, origin });
+      pushEvent(st, { t: ev.time, assign: false, meta: -1, owner: app === undefined || app === '' ? null : this.meta.ownerOfApp(app), src: SRC_EVENT, origin });
     }
     if (ev.time > this.newestEvent) this.newestEvent = ev.time;
     if (ev.time > this.newestEvidence) this.newestEvidence = ev.time;
@@ -286,7 +315,7 @@ export class IndexBuilder {
         return true;
       }
     }
-    spans.push({ from: start, to, meta: m, owner: this.meta.ownerOf(m), src: SRC_HEARTBEAT, origin: this.origin(undefined, `heartbeat ${interfaceId ?? instanceId}`) });
+    pushSpan(st, { from: start, to, meta: m, owner: this.meta.ownerOf(m), src: SRC_HEARTBEAT, origin: this.origin(undefined, `heartbeat ${interfaceId ?? instanceId}`) });
     if (end > this.newestEvidence) this.newestEvidence = end;
     return true;
   }
@@ -359,8 +388,8 @@ export class IndexBuilder {
     const inStates: KeyState[] = new Array(P4);
     let n4 = 0;
     for (const st of this.v4.values()) {
-      inAddr[n4] = st.p.w0;
-      inLen[n4] = st.p.len;
+      inAddr[n4] = st.w0;
+      inLen[n4] = st.len;
       inStates[n4++] = st;
     }
     const order = sortByAddrLen(inAddr, inLen, sc);
@@ -371,8 +400,11 @@ export class IndexBuilder {
       addr4[i] = inAddr[j] as number;
       len4[i] = inLen[j] as number;
     }
-    const v6States = [...this.v6.values()].map((s) => ({ s, a: (BigInt(s.p.w0) << 96n) | (BigInt(s.p.w1) << 64n) | (BigInt(s.p.w2) << 32n) | BigInt(s.p.w3) }));
-    v6States.sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : x.s.p.len - y.s.p.len));
+    const v6States = [...this.v6.values()].map((s) => {
+      const p = s.p6 as Prefix;
+      return { s, a: (BigInt(p.w0) << 96n) | (BigInt(p.w1) << 64n) | (BigInt(p.w2) << 32n) | BigInt(p.w3) };
+    });
+    v6States.sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : x.s.len - y.s.len));
     const P6 = v6States.length;
     const P = P4 + P6;
     for (const x of v6States) inStates.push(x.s);
@@ -418,7 +450,7 @@ export class IndexBuilder {
     const r4 = v4Ranges(addr4, len4, P4, sc);
     const r6 = v6Ranges(
       v6States.map((x) => x.a),
-      Uint8Array.from(v6States.map((x) => x.s.p.len)),
+      Uint8Array.from(v6States.map((x) => x.s.len)),
       P6,
     );
     // The trie's growable buffers are kept for the next freeze too (emptied; `alloc` fills what it hands out).
@@ -502,7 +534,7 @@ export class IndexBuilder {
     v.pfxLen.set(len4);
     v.pfxAddr4.set(addr4);
     for (let i = 0; i < P6; i++) {
-      const p = (v6States[i] as { s: KeyState }).s.p;
+      const p = (v6States[i] as { s: KeyState }).s.p6 as Prefix;
       v.pfxLen[P4 + i] = p.len;
       v.pfxAddr6[i * 4] = p.w0;
       v.pfxAddr6[i * 4 + 1] = p.w1;
@@ -558,14 +590,14 @@ export class IndexBuilder {
           // Only releases left at or before the cutoff, and nothing after: the prefix is idle.
           if (kept.every((e) => !e.assign && e.t < cutoff)) {
             out.events += kept.length;
-            st.events = [];
+            st.events = NO_EVENTS;
           } else st.events = kept;
         }
       }
       if (st.spans.length > 0) {
         const kept = st.spans.filter((s) => s.to > cutoff);
         out.spans += st.spans.length - kept.length;
-        st.spans = kept;
+        st.spans = kept.length === 0 ? NO_SPANS : kept;
       }
       return st.events.length === 0 && st.spans.length === 0 && st.aws === null;
     };
@@ -594,18 +626,18 @@ export class IndexBuilder {
     for (const st of [...this.v4.values(), ...this.v6.values()]) {
       if (st.aws === null) continue;
       all.push(st);
-      if (st.aws.some((a) => a.service !== 'AMAZON')) specific.add(prefixKey(st.p));
+      if (st.aws.some((a) => a.service !== 'AMAZON')) specific.add(prefixKey(prefixOf(st)));
     }
     for (const st of all) {
       const list = st.aws as AwsPrefix[];
       const named = list.filter((a) => a.service !== 'AMAZON').sort((a, b) => (a.service + a.region < b.service + b.region ? -1 : 1));
       let pick = named[0];
       if (pick === undefined) {
-        if (coveredBy(st.p, specific)) {
+        if (coveredBy(prefixOf(st), specific)) {
           // Inside a service-specific range: that range answers; drop the prefix unless other evidence uses it.
           if (st.events.length === 0 && st.spans.length === 0) {
-            if (st.p.family === 4) this.v4.delete(st.p.w0 * 64 + st.p.len);
-            else this.v6.delete(prefixKey(st.p));
+            if (st.p6 === null) this.v4.delete(st.w0 * 64 + st.len);
+            else this.v6.delete(prefixKey(st.p6));
           }
           continue;
         }
