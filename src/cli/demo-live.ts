@@ -155,19 +155,21 @@ export async function liveDemo(o: { seconds: number; rate: number; tty: boolean 
       if (stop && !generatorDone) g.proc.kill('SIGINT');
       if (generatorDone || stop) break;
     }
-    const sent = (() => {
+    const written = (() => {
       try {
-        return (JSON.parse(g.stdout) as { flows: number }).flows;
+        return JSON.parse(g.stdout) as { flows: number; records: number };
       } catch {
         return null;
       }
     })();
-    // Let the daemon read to the tip, then stop it the way an operator would.
+    const sent = written?.flows ?? null;
+    // Let the daemon read to the tip (every record written, NODATA ones included: the daemon's record
+    // count includes them), then stop it the way an operator would.
     const t1 = performance.now();
-    while (sent !== null && performance.now() - t1 < 30_000) {
+    while (written !== null && performance.now() - t1 < 30_000) {
       const text = await (await fetch(`${ops}/metrics`)).text().catch(() => '');
       const records = metric(text, 'dredge_records_total')[0] ?? 0;
-      if (records >= sent) break;
+      if (records >= written.records) break;
       await sleep(500);
     }
     d.proc.kill('SIGTERM');

@@ -81,7 +81,7 @@ async function build(argv: string[]): Promise<number> {
   }
   const { view, stats } = b.freeze();
   const tmp = `${values.out}.tmp-${process.pid}`;
-  writeFileSync(tmp, new Uint8Array(view.buffer));
+  writeFileSync(tmp, view.fileBytes());
   renameSync(tmp, values.out);
   if (values.json === true) process.stdout.write(JSON.stringify({ out: values.out, counters: b.counters, ...stats, cutoff: formatTime(stats.cutoff), knownUntil: formatTime(stats.knownUntil), newestTime: formatTime(stats.newestTime) }) + '\n');
   else {

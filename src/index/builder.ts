@@ -12,7 +12,7 @@ import { DredgeError } from '../errors.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
 import { parseIpString } from '../parse/ip.js';
 import { ScratchArrays } from '../typed.js';
-import { allocate, type Counts, F_BUILT_AT_MS, F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, PT_IV, PT_PARENT, PT_STRIDE, PT_TL, sectionBytes, SRC_AWS, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT, TL_KEY_LIM, tlKeyOf } from './layout.js';
+import { allocate, type Counts, F_BUILT_AT_MS, F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, sectionBytes, SRC_AWS, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT, TL_KEY_LIM, tlKeyOf } from './layout.js';
 import { IndexView, RESULT_CONFLICT } from './lookup.js';
 import { flattenTimelines } from './flatten.js';
 import { type MetaInput, MetaInterner } from './meta.js';
@@ -78,7 +78,10 @@ export interface FreezeStats {
   intervals: number;
   conflictIntervals: number;
   metaRecords: number;
+  /** Both buffers (what `index.bin` holds). */
   bytes: number;
+  /** The hot buffer alone: what workers share and what each generation kept alive by batches in flight costs. */
+  lookupBytes: number;
   sections: Record<string, number>;
   cutoff: number;
   knownUntil: number;
@@ -489,7 +492,9 @@ export class IndexBuilder {
       v6Start: l6Start.n,
       v6Pfx: l6Pfx.n,
       v6Lists: l6Lists.n,
-      pfxTab: (P + 1) * PT_STRIDE,
+      pfxTl: P + 1,
+      pfxIv: P + 1,
+      pfxParent: P,
       pfxLen: P,
       pfxAddr4: P4,
       pfxAddr6: P6 * 4,
@@ -520,11 +525,9 @@ export class IndexBuilder {
     v.v6Start.set(l6Start.a.subarray(0, l6Start.n));
     v.v6Pfx.set(l6Pfx.a.subarray(0, l6Pfx.n));
     v.v6Lists.set(l6Lists.a.subarray(0, l6Lists.n));
-    for (let i = 0; i <= P; i++) {
-      v.pfxTab[PT_STRIDE * i + PT_IV] = pfxIv[i] as number;
-      v.pfxTab[PT_STRIDE * i + PT_TL] = tl.idx[i] as number;
-      v.pfxTab[PT_STRIDE * i + PT_PARENT] = i < P ? (parent[i] as number) : -1;
-    }
+    v.pfxIv.set(pfxIv.subarray(0, P + 1));
+    v.pfxTl.set(tl.idx.subarray(0, P + 1));
+    v.pfxParent.set(parent.subarray(0, P));
     v.f64[F_TL_ORIGIN] = origin;
     if (!keysExact) v.tlStart.set(tl.start);
     for (let k = 0; k < tl.count; k++) {
@@ -554,7 +557,7 @@ export class IndexBuilder {
       v.ivSrc[i] = ivSrcs[i] as number;
     }
     v.meta.set(metaBytes);
-    const view = new IndexView(v.sab);
+    const view = new IndexView(v.sab, v.cold);
     const secs = sectionBytes(v);
     return {
       view,
@@ -566,7 +569,8 @@ export class IndexBuilder {
         intervals: I,
         conflictIntervals: conflicts,
         metaRecords: this.meta.records.length,
-        bytes: v.sab.byteLength,
+        bytes: v.sab.byteLength + (v.cold as ArrayBuffer).byteLength,
+        lookupBytes: v.sab.byteLength,
         sections: secs,
         cutoff,
         knownUntil,

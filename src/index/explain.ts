@@ -3,16 +3,17 @@
 // which evidence (file:line, source kind). Also: opening an index from bytes, and a summary.
 
 import { formatIPv4, parseIpString } from '../parse/ip.js';
-import { F_BUILT_AT_MS, PT_IV, PT_PARENT, PT_STRIDE, sectionBytes, SRC_AWS, SRC_CONFLICT, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT } from './layout.js';
+import { F_BUILT_AT_MS, sectionBytes, splitIndexBytes, SRC_AWS, SRC_CONFLICT, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT } from './layout.js';
 import { IndexView, REASONS, RESULT_CONFLICT } from './lookup.js';
 import { formatPrefix, readWord } from './prefix.js';
 import { formatTime } from './load/time.js';
 
-/** Copies index bytes (e.g. a file's contents) into a new SharedArrayBuffer and opens it. */
+/** Opens index bytes (an `index.bin` file's contents): the hot part copied into a new SharedArrayBuffer, the explain data into an ArrayBuffer. */
 export function openIndexBytes(bytes: Uint8Array): IndexView {
-  const sab = new SharedArrayBuffer(bytes.byteLength);
-  new Uint8Array(sab).set(bytes);
-  return new IndexView(sab);
+  const { hot, cold } = splitIndexBytes(bytes);
+  const sab = new SharedArrayBuffer(hot.byteLength);
+  new Uint8Array(sab).set(hot);
+  return new IndexView(sab, new Uint8Array(cold).buffer);
 }
 
 export function sourceNames(src: number): string[] {
@@ -61,6 +62,7 @@ export function originText(view: IndexView, iv: number): string | null {
 
 /** Explains `ip` at time `t` (epoch seconds); `maxIntervals` per prefix, nearest to t. */
 export function explain(view: IndexView, ip: string, t: number, maxIntervals = 5): Explanation | { error: string } {
+  if (!view.explainable) return { error: 'this index view has no explain data (opened from the lookup buffer alone); open the index file or the builder\'s generation' };
   const a = parseIpString(ip);
   if (a === null) return { error: `"${ip}" is not an IPv4 or IPv6 address` };
   let id: number;
@@ -75,9 +77,9 @@ export function explain(view: IndexView, ip: string, t: number, maxIntervals = 5
   }
   const chain: Explanation['chain'] = [];
   const v = view.v;
-  for (let p = deepest; p >= 0; p = v.pfxTab[PT_STRIDE * p + PT_PARENT] as number) {
-    const lo = v.pfxTab[PT_STRIDE * p + PT_IV] as number;
-    const hi = v.pfxTab[PT_STRIDE * (p + 1) + PT_IV] as number;
+  for (let p = deepest; p >= 0; p = v.pfxParent[p] as number) {
+    const lo = v.pfxIv[p] as number;
+    const hi = v.pfxIv[p + 1] as number;
     // the interval containing t or the last one before it, and its neighbours
     let k = lo;
     while (k + 1 < hi && (v.iv[3 * (k + 1)] as number) <= t) k++;
@@ -115,7 +117,8 @@ export function explain(view: IndexView, ip: string, t: number, maxIntervals = 5
 export function summary(view: IndexView): Record<string, unknown> {
   return {
     generation: view.generation,
-    bytes: view.buffer.byteLength,
+    bytes: view.buffer.byteLength + (view.v.cold?.byteLength ?? 0),
+    lookupBytes: view.buffer.byteLength,
     prefixes: { ipv4: view.v4PrefixCount, ipv6: view.prefixCount - view.v4PrefixCount },
     intervals: view.intervalCount,
     metadataRecords: view.metaCount,

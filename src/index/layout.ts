@@ -1,11 +1,18 @@
 // The one module that owns every offset of a frozen index generation (DESIGN.md §3). A generation is
-// one SharedArrayBuffer (and, byte for byte, an `index.bin` file):
+// two buffers (and, byte for byte, an `index.bin` file is the first followed by the second):
 //
+//   hot   a SharedArrayBuffer: what a lookup reads, shared with every worker
+//   cold  an ordinary ArrayBuffer on the thread that froze or loaded it: what only `explain` (dredge
+//         index inspect) and the reference walk read. Workers never get it, so the generations that
+//         batches in flight keep alive cost their hot part only (1M /32s: 75 → ~31 MiB each)
+//
+// The hot buffer:
 //   [0, 256)    Int32 header slots, named by H_* below: magic, layout version, generation, byte
-//               length, trie roots, counts, then a section table of (byte offset, element count)
+//               lengths of both buffers, trie roots, counts, then a section table of (byte offset in
+//               its own buffer, element count) for every section, hot and cold
 //   [256, 320)  Float64 header slots, named by F_* below: newest evidence time, retention cutoff,
-//               known-until time, build wall-clock time
-//   [320, …)    sections in SECTIONS order, each 8-byte aligned:
+//               known-until time, build wall-clock time, timeline key origin
+//   [320, …)    the hot sections in SECTIONS order, each 8-byte aligned:
 //     nodes       Int32    trie slots; a node is 2^stride consecutive slots (v4 and v6 tries share it)
 //     v4List      Uint32   IPv4 range lists, 2 words per range: first address, deepest prefix
 //                          covering it + 1 (0 none); interleaved so a probe touches one cache line
@@ -13,19 +20,7 @@
 //     v6Start     Uint32   IPv6 range lists: 4 big-endian words per range
 //     v6Pfx       Int32
 //     v6Lists     Int32
-//     pfxTab      Int32    PT_STRIDE (3) per prefix, plus one sentinel row at P: [PT_IV] first own
-//                          interval (own intervals are [pfxTab[3p], pfxTab[3p+3])), [PT_TL] first
-//                          timeline entry (its flattened timeline is [pfxTab[3p+1], pfxTab[3p+4])),
-//                          [PT_PARENT] the next shorter prefix covering it (-1 none)
-//     pfxLen      Uint8    prefix length; prefixes [0, P4) are IPv4, [P4, P) IPv6
-//     pfxAddr4    Uint32   IPv4 prefix address
-//     pfxAddr6    Uint32   IPv6 prefix address, 4 words
-//     iv          Float64  3 per interval: start (epoch seconds, -Infinity when open; sorted per
-//                          prefix), end (exclusive, +Infinity when open), metadata record id or
-//                          RESULT_CONFLICT. Interleaved: the probe that finds `start` has the rest.
-//     ivOrigin    Int32    2 per interval: string id of the file/source (metadata table) and line,
-//                          naming the evidence that started it
-//     ivSrc       Uint8    SRC_* bits of the evidence that produced it
+//     pfxTl       Int32    P + 1: prefix p's flattened timeline is entries [pfxTl[p], pfxTl[p+1])
 //     tlKey       Int32    flattened timelines (flatten.ts), 2 per entry: the span start's integer
 //                          key (tlKeyOf), the span's result (record id, RESULT_CONFLICT, RESULT_GAP) of
 //                          "the longest prefix with an owner at t, else its parent…", resolved at
@@ -36,6 +31,18 @@
 //                          decide. Empty when the keys are exact: every start a whole second, none
 //                          clamped
 //     meta        Uint8    the FlatBuffers MetaTable (meta.ts)
+// The cold buffer (no header; its sections from offset 0, 8-byte aligned):
+//     pfxIv       Int32    P + 1: prefix p's own intervals are [pfxIv[p], pfxIv[p+1])
+//     pfxParent   Int32    the next shorter prefix covering p (-1 none)
+//     pfxLen      Uint8    prefix length; prefixes [0, P4) are IPv4, [P4, P) IPv6
+//     pfxAddr4    Uint32   IPv4 prefix address
+//     pfxAddr6    Uint32   IPv6 prefix address, 4 words
+//     iv          Float64  3 per interval: start (epoch seconds, -Infinity when open; sorted per
+//                          prefix), end (exclusive, +Infinity when open), metadata record id or
+//                          RESULT_CONFLICT. Interleaved: the probe that finds `start` has the rest.
+//     ivOrigin    Int32    2 per interval: string id of the file/source (metadata table) and line,
+//                          naming the evidence that started it
+//     ivSrc       Uint8    SRC_* bits of the evidence that produced it
 //
 // Trie slot encoding (Int32): low 2 bits the kind, the rest the payload:
 //   SLOT_PREFIX  payload = prefix id + 1 (0: no prefix covers this block)
@@ -45,7 +52,7 @@
 import { DredgeError } from '../errors.js';
 
 export const MAGIC = 0x44524958; // "DRIX"
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 
 export const HEADER_BYTES = 256;
 export const F64_HEADER_BYTES = 64;
@@ -62,6 +69,8 @@ export const H_INTERVALS = 8;
 export const H_META_RECORDS = 9;
 export const H_ROOT_STRIDE = 10;
 export const H_NODE_STRIDE = 11;
+/** Byte length of the cold buffer (the hot one's is H_BYTE_LENGTH). */
+export const H_COLD_BYTES = 12;
 export const H_SECTION_TABLE = 16; // slots 16 + 2*s (offset) and 17 + 2*s (count)
 
 export const F_NEWEST_TIME = 0;
@@ -87,12 +96,6 @@ export function tlQueryOf(t: number, origin: number): number {
 export const ROOT_STRIDE = 16;
 export const NODE_STRIDE = 8;
 
-/** pfxTab row: stride and fields. */
-export const PT_STRIDE = 3;
-export const PT_IV = 0;
-export const PT_TL = 1;
-export const PT_PARENT = 2;
-
 export const SLOT_PREFIX = 0;
 export const SLOT_NODE = 1;
 export const SLOT_LIST = 2;
@@ -105,30 +108,36 @@ export const SRC_AWS = 8;
 export const SRC_CONFLICT = 16;
 
 type Elem = 'i32' | 'u32' | 'u8' | 'f64';
+type Part = 'hot' | 'cold';
 const SECTIONS = [
-  ['nodes', 'i32'],
-  ['v4List', 'u32'],
-  ['v4Lists', 'i32'],
-  ['v6Start', 'u32'],
-  ['v6Pfx', 'i32'],
-  ['v6Lists', 'i32'],
-  ['pfxTab', 'i32'],
-  ['pfxLen', 'u8'],
-  ['pfxAddr4', 'u32'],
-  ['pfxAddr6', 'u32'],
-  ['iv', 'f64'],
-  ['ivOrigin', 'i32'],
-  ['ivSrc', 'u8'],
-  ['tlKey', 'i32'],
-  ['tlStart', 'f64'],
-  ['meta', 'u8'],
-] as const satisfies readonly (readonly [string, Elem])[];
+  ['nodes', 'i32', 'hot'],
+  ['v4List', 'u32', 'hot'],
+  ['v4Lists', 'i32', 'hot'],
+  ['v6Start', 'u32', 'hot'],
+  ['v6Pfx', 'i32', 'hot'],
+  ['v6Lists', 'i32', 'hot'],
+  ['pfxTl', 'i32', 'hot'],
+  ['tlKey', 'i32', 'hot'],
+  ['tlStart', 'f64', 'hot'],
+  ['meta', 'u8', 'hot'],
+  ['pfxIv', 'i32', 'cold'],
+  ['pfxParent', 'i32', 'cold'],
+  ['pfxLen', 'u8', 'cold'],
+  ['pfxAddr4', 'u32', 'cold'],
+  ['pfxAddr6', 'u32', 'cold'],
+  ['iv', 'f64', 'cold'],
+  ['ivOrigin', 'i32', 'cold'],
+  ['ivSrc', 'u8', 'cold'],
+] as const satisfies readonly (readonly [string, Elem, Part])[];
 
 export type SectionName = (typeof SECTIONS)[number][0];
 const ELEM_BYTES: Record<Elem, number> = { i32: 4, u32: 4, u8: 1, f64: 8 };
 
 export interface Views {
+  /** The hot buffer (what workers get). */
   sab: SharedArrayBuffer | ArrayBuffer;
+  /** The cold buffer, or null in a view opened from the hot buffer alone (a worker's). */
+  cold: ArrayBuffer | null;
   header: Int32Array;
   f64: Float64Array;
   nodes: Int32Array;
@@ -137,67 +146,91 @@ export interface Views {
   v6Start: Uint32Array;
   v6Pfx: Int32Array;
   v6Lists: Int32Array;
-  pfxTab: Int32Array;
+  pfxTl: Int32Array;
+  tlKey: Int32Array;
+  tlStart: Float64Array;
+  meta: Uint8Array;
+  pfxIv: Int32Array;
+  pfxParent: Int32Array;
   pfxLen: Uint8Array;
   pfxAddr4: Uint32Array;
   pfxAddr6: Uint32Array;
   iv: Float64Array;
   ivOrigin: Int32Array;
   ivSrc: Uint8Array;
-  tlKey: Int32Array;
-  tlStart: Float64Array;
-  meta: Uint8Array;
 }
 
 export type Counts = Record<SectionName, number>;
 
-/** Byte offsets of each section for these element counts, and the total length. */
-export function planLayout(counts: Counts): { offsets: Record<SectionName, number>; byteLength: number } {
-  let at = HEADER_BYTES + F64_HEADER_BYTES;
+/** Byte offsets of each section (in its own buffer) for these element counts, and both buffers' lengths. */
+export function planLayout(counts: Counts): { offsets: Record<SectionName, number>; byteLength: number; coldBytes: number } {
+  const at: Record<Part, number> = { hot: HEADER_BYTES + F64_HEADER_BYTES, cold: 0 };
   const offsets = {} as Record<SectionName, number>;
-  for (const [name, elem] of SECTIONS) {
-    at = (at + 7) & ~7;
-    offsets[name] = at;
-    at += counts[name] * ELEM_BYTES[elem];
+  for (const [name, elem, part] of SECTIONS) {
+    at[part] = (at[part] + 7) & ~7;
+    offsets[name] = at[part];
+    at[part] += counts[name] * ELEM_BYTES[elem];
   }
-  const byteLength = (at + 7) & ~7;
-  if (byteLength > 0x7fffffff) throw new DredgeError('DREDGE_ERR_INDEX', `index generation would be ${byteLength} bytes; the layout addresses at most 2 GiB (reduce prefixes or the retention horizon)`);
-  return { offsets, byteLength };
+  const byteLength = (at.hot + 7) & ~7;
+  const coldBytes = (at.cold + 7) & ~7;
+  if (byteLength > 0x7fffffff || coldBytes > 0x7fffffff) throw new DredgeError('DREDGE_ERR_INDEX', `index generation would be ${byteLength} + ${coldBytes} bytes; the layout addresses at most 2 GiB per part (reduce prefixes or the retention horizon)`);
+  return { offsets, byteLength, coldBytes };
 }
 
-/** Allocates a generation and writes the header's layout part; the caller fills the sections. */
+/** Allocates a generation (hot SharedArrayBuffer, cold ArrayBuffer) and writes the header's layout part; the caller fills the sections. */
 export function allocate(counts: Counts, generation: number): Views {
-  const { offsets, byteLength } = planLayout(counts);
+  const { offsets, byteLength, coldBytes } = planLayout(counts);
   const sab = new SharedArrayBuffer(byteLength);
   const header = new Int32Array(sab, 0, HEADER_BYTES / 4);
   header[H_MAGIC] = MAGIC;
   header[H_LAYOUT_VERSION] = LAYOUT_VERSION;
   header[H_GENERATION] = generation;
   header[H_BYTE_LENGTH] = byteLength;
+  header[H_COLD_BYTES] = coldBytes;
   header[H_ROOT_STRIDE] = ROOT_STRIDE;
   header[H_NODE_STRIDE] = NODE_STRIDE;
   SECTIONS.forEach(([name], s) => {
     header[H_SECTION_TABLE + 2 * s] = offsets[name];
     header[H_SECTION_TABLE + 2 * s + 1] = counts[name];
   });
-  return openViews(sab);
+  return openViews(sab, new ArrayBuffer(coldBytes));
 }
 
-/** Typed views over a generation; validates magic, version, length and every section's bounds. */
-export function openViews(buf: SharedArrayBuffer | ArrayBuffer): Views {
+/**
+ * Typed views over a generation; validates magic, version, lengths and every section's bounds. Without
+ * the cold buffer (a worker's view) the cold sections are empty: lookups work, `explain` does not.
+ */
+export function openViews(buf: SharedArrayBuffer | ArrayBuffer, cold: ArrayBuffer | null = null): Views {
   if (buf.byteLength < HEADER_BYTES + F64_HEADER_BYTES) throw new DredgeError('DREDGE_ERR_INDEX', `index is ${buf.byteLength} bytes, shorter than its header; not a dredge index`);
   const header = new Int32Array(buf, 0, HEADER_BYTES / 4);
   if (header[H_MAGIC] !== MAGIC) throw new DredgeError('DREDGE_ERR_INDEX', 'not a dredge index (bad magic); build one with `dredge index build`');
-  if (header[H_LAYOUT_VERSION] !== LAYOUT_VERSION) throw new DredgeError('DREDGE_ERR_INDEX', `index layout version ${header[H_LAYOUT_VERSION]} is not ${LAYOUT_VERSION}; rebuild it with this dredge`);
+  if (header[H_LAYOUT_VERSION] !== LAYOUT_VERSION) throw new DredgeError('DREDGE_ERR_INDEX', `index layout version ${header[H_LAYOUT_VERSION]} is not ${LAYOUT_VERSION}; rebuild it with this dredge (\`dredge index build\`)`);
   if (header[H_BYTE_LENGTH] !== buf.byteLength) throw new DredgeError('DREDGE_ERR_INDEX', `index header says ${header[H_BYTE_LENGTH]} bytes but the buffer has ${buf.byteLength}; the file is truncated or damaged`);
-  const v = { sab: buf, header, f64: new Float64Array(buf, HEADER_BYTES, F64_HEADER_BYTES / 8) } as Partial<Views> as Record<string, unknown>;
-  SECTIONS.forEach(([name, elem], s) => {
+  if (cold !== null && header[H_COLD_BYTES] !== cold.byteLength) throw new DredgeError('DREDGE_ERR_INDEX', `index header says ${header[H_COLD_BYTES]} bytes of explain data but there are ${cold.byteLength}; the file is truncated or damaged`);
+  const v = { sab: buf, cold, header, f64: new Float64Array(buf, HEADER_BYTES, F64_HEADER_BYTES / 8) } as Partial<Views> as Record<string, unknown>;
+  SECTIONS.forEach(([name, elem, part], s) => {
+    const into = part === 'hot' ? buf : cold;
     const off = header[H_SECTION_TABLE + 2 * s] as number;
-    const n = header[H_SECTION_TABLE + 2 * s + 1] as number;
-    if (off < 0 || n < 0 || off % 8 !== 0 || off + n * ELEM_BYTES[elem] > buf.byteLength) throw new DredgeError('DREDGE_ERR_INDEX', `index section ${name} is out of bounds; the file is damaged`);
-    v[name] = elem === 'i32' ? new Int32Array(buf, off, n) : elem === 'u32' ? new Uint32Array(buf, off, n) : elem === 'f64' ? new Float64Array(buf, off, n) : new Uint8Array(buf, off, n);
+    const n = into === null ? 0 : (header[H_SECTION_TABLE + 2 * s + 1] as number);
+    const at = into === null ? 0 : off;
+    if (into !== null && (off < 0 || n < 0 || off % 8 !== 0 || off + n * ELEM_BYTES[elem] > into.byteLength)) throw new DredgeError('DREDGE_ERR_INDEX', `index section ${name} is out of bounds; the file is damaged`);
+    const b = into ?? new ArrayBuffer(0);
+    v[name] = elem === 'i32' ? new Int32Array(b, at, n) : elem === 'u32' ? new Uint32Array(b, at, n) : elem === 'f64' ? new Float64Array(b, at, n) : new Uint8Array(b, at, n);
   });
   return v as unknown as Views;
+}
+
+/** Splits index file bytes (hot buffer, then cold) and checks their lengths. */
+export function splitIndexBytes(bytes: Uint8Array): { hot: Uint8Array; cold: Uint8Array } {
+  if (bytes.byteLength < HEADER_BYTES + F64_HEADER_BYTES) throw new DredgeError('DREDGE_ERR_INDEX', `index is ${bytes.byteLength} bytes, shorter than its header; not a dredge index`);
+  // A copy (a Node Buffer's slice is a view into a shared pool, so its .buffer is not these bytes).
+  const header = new Int32Array(new Uint8Array(bytes.subarray(0, HEADER_BYTES)).buffer);
+  if (header[H_MAGIC] !== MAGIC) throw new DredgeError('DREDGE_ERR_INDEX', 'not a dredge index (bad magic); build one with `dredge index build`');
+  if (header[H_LAYOUT_VERSION] !== LAYOUT_VERSION) throw new DredgeError('DREDGE_ERR_INDEX', `index layout version ${header[H_LAYOUT_VERSION]} is not ${LAYOUT_VERSION}; rebuild it with this dredge (\`dredge index build\`)`);
+  const hot = header[H_BYTE_LENGTH] as number;
+  const cold = header[H_COLD_BYTES] as number;
+  if (hot < HEADER_BYTES || cold < 0 || hot + cold !== bytes.byteLength) throw new DredgeError('DREDGE_ERR_INDEX', `index header says ${hot} + ${cold} bytes but the file has ${bytes.byteLength}; the file is truncated or damaged`);
+  return { hot: bytes.subarray(0, hot), cold: bytes.subarray(hot) };
 }
 
 /** Bytes each section takes (for memory reports). */

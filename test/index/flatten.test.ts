@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IndexBuilder } from '../../src/index/builder.js';
 import { flattenTimelines, TL_GAP } from '../../src/index/flatten.js';
-import { PT_PARENT, PT_STRIDE } from '../../src/index/layout.js';
 import { formatIPv4 } from '../../src/parse/ip.js';
 import { T0 } from './helpers.js';
 import { Rng } from '../../src/sources/generator/traffic.js';
@@ -87,7 +86,7 @@ describe('flattened timelines', () => {
         const a = addr[i] as number;
         const tt = t[i] as number;
         const deepest = view.deepestV4(a);
-        if (deepest >= 0 && (view.v.pfxTab[PT_STRIDE * deepest + PT_PARENT] as number) >= 0) nested++;
+        if (deepest >= 0 && (view.v.pfxParent[deepest] as number) >= 0) nested++;
         const ref = view.resolveChain(deepest, tt, view.lookupV4(a, -Infinity) === 0 && deepest < 0);
         assert.equal(out[i], ref, `batch ${formatIPv4(a)} at ${tt}`);
         assert.equal(view.lookupV4(a, tt), ref, `single ${formatIPv4(a)} at ${tt}`);

@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { DredgeError } from '../../src/errors.js';
 import { IndexBuilder } from '../../src/index/builder.js';
-import { openIndexBytes } from '../../src/index/explain.js';
-import { H_MAGIC } from '../../src/index/layout.js';
+import { explain, openIndexBytes } from '../../src/index/explain.js';
+import { H_LAYOUT_VERSION, H_MAGIC } from '../../src/index/layout.js';
 import { IndexView, RESULT_GAP, RESULT_NO_ADDRESS, RESULT_UNKNOWN } from '../../src/index/lookup.js';
 import { FlowDecoder } from '../../src/parse/decoder.js';
 import type { FlowBatch } from '../../src/parse/flow-batch.js';
@@ -105,15 +105,35 @@ describe('a generation is self-contained', () => {
 
   it('round-trips through bytes (the index file) and rejects damaged files', () => {
     const view = sample().freeze().view;
-    const bytes = new Uint8Array(view.buffer.byteLength);
-    bytes.set(new Uint8Array(view.buffer));
+    const bytes = view.fileBytes();
+    // The file is the lookup buffer followed by the explain data.
+    assert.equal(bytes.length, view.buffer.byteLength + (view.v.cold as ArrayBuffer).byteLength);
+    assert.ok((view.v.cold as ArrayBuffer).byteLength > 0);
     const copy = openIndexBytes(bytes);
-    for (const [ip, t] of [['10.0.1.1', T0 + 1], ['10.0.1.1', T0 + 601], ['2001:db8::7', T0], ['8.8.8.8', T0]] as const) assert.equal(who(copy, ip, t), who(view, ip, t));
+    for (const [ip, t] of [['10.0.1.1', T0 + 1], ['10.0.1.1', T0 + 601], ['2001:db8::7', T0], ['8.8.8.8', T0]] as const) {
+      assert.equal(who(copy, ip, t), who(view, ip, t));
+      assert.deepStrictEqual(explain(copy, ip, t), explain(view, ip, t));
+    }
+    assert.deepStrictEqual(copy.fileBytes(), bytes);
     assert.throws(() => openIndexBytes(bytes.subarray(0, bytes.length - 8)), (e: unknown) => e instanceof DredgeError && /truncated or damaged/.test(e.message));
     const bad = bytes.slice();
     new Int32Array(bad.buffer)[H_MAGIC] = 0;
     assert.throws(() => openIndexBytes(bad), /not a dredge index/);
     assert.throws(() => new IndexView(new ArrayBuffer(10)), /shorter than its header/);
+    const cut = bytes.slice();
+    new Int32Array(cut.buffer)[H_LAYOUT_VERSION] = 2;
+    assert.throws(() => openIndexBytes(cut), /layout version 2 is not 3; rebuild it/);
+  });
+
+  it('a view of the lookup buffer alone (what a worker gets) answers every lookup the same, and says it cannot explain', () => {
+    const view = sample().freeze().view;
+    const hot = new IndexView(view.buffer);
+    assert.equal(hot.explainable, false);
+    assert.equal(view.explainable, true);
+    for (const [ip, t] of [['10.0.1.1', T0 + 1], ['10.0.1.1', T0 + 601], ['10.0.1.1', T0 + 6], ['2001:db8::7', T0], ['8.8.8.8', T0], ['10.9.9.9', T0]] as const) assert.equal(who(hot, ip, t), who(view, ip, t));
+    assert.match(String((explain(hot, '10.0.1.1', T0 + 1) as { error: string }).error), /no explain data/);
+    assert.throws(() => hot.resolveChain(0, T0 + 1, false), /needs the explain data/);
+    assert.throws(() => hot.fileBytes(), /no explain data/);
   });
 
   it('gap vs unknown: an address covered only outside its intervals is a gap', () => {

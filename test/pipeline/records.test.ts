@@ -122,19 +122,19 @@ test('a flush holds exactly a prefix of each source: a batch that overtook a slo
   assert.equal(first, want, `first flush had ${first} flows with position ${firstSaved}`);
 });
 
-test('a flush completes while intake goes on (back-to-back merge rounds do not starve it)', async () => {
+test('a flush completes while intake goes on (back-to-back merge rounds do not starve it)', { timeout: 120_000 }, async () => {
   const gen = new TrafficGenerator(undefined, { seed: 11, hosts: 2000, subnets: 64, startTime: 1763900000, spanSeconds: 600 });
   const text: Uint8Array = gen.lines(100_000);
   const sink = new CollectSink();
   // Every partial is far above the merge threshold and 4 batches are in flight, so a round nearly always
   // ends with the next one's partials waiting, as at full speed on big inputs.
   const p = new Pipeline({ sink, index: smallIndex(64), workers: 2, dimensions: 'src.app,dst.app,dstport', flushIntervalMs: 3_600_000, mergeRows: 100, maxInFlight: 4 });
+  // Intake goes on until the flush has resolved, however long that takes on this machine: a flush
+  // starved by back-to-back merge rounds never resolves, and the test's timeout fails it.
   let stop = false;
   let batches = 0;
-  const CAP_MS = 8000;
   const intake = (async () => {
-    const t0 = performance.now();
-    while (!stop && performance.now() - t0 < CAP_MS) {
+    while (!stop) {
       const u = new Uint8Array(new SharedArrayBuffer(text.length));
       u.set(text);
       await p.submit({ bytes: u });
@@ -142,14 +142,9 @@ test('a flush completes while intake goes on (back-to-back merge rounds do not s
     }
   })();
   while (batches < 20 && p.stats.merges < 3) await new Promise((r) => setTimeout(r, 5));
-  const t = performance.now();
   await p.flush();
-  const flushMs = performance.now() - t;
-  const during = !stop && performance.now() - t < CAP_MS;
   stop = true;
   await intake;
   await p.close();
-  // Starved, the flush would wait until intake stops (the cap); it has to finish while batches still come.
-  assert.ok(during && flushMs < CAP_MS / 2, `the flush took ${flushMs.toFixed(0)} ms under sustained intake`);
   assert.ok(p.stats.flushes >= 2);
 });
