@@ -14,6 +14,8 @@ export type DredgeErrorCode =
 export class DredgeError extends Error {
   readonly code: DredgeErrorCode;
   readonly retriable: boolean;
+  /** Already reported as a structured log line (JSON logs): the CLI then prints nothing more. */
+  logged = false;
 
   constructor(code: DredgeErrorCode, message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

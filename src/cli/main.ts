@@ -53,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (e instanceof DredgeError) {
-      process.stderr.write(`dredge ${name}: ${e.message}\n`);
+      if (!e.logged) process.stderr.write(`dredge ${name}: ${e.message}\n`);
       return 1;
     }
     throw e;

@@ -34,6 +34,7 @@ import { startQueryServer, type QueryServer } from '../daemon/query-server.js';
 import { DredgeMetrics, timedCheckpoints } from '../daemon/metrics.js';
 import { readiness, startOpsServer, type OpsServer } from '../daemon/ops-server.js';
 import { checkLogLevel, createLog, resolveLogFormat } from '../daemon/log.js';
+import type { Logger } from 'pino';
 import { DuckDBStore } from '../query/store.js';
 import { CliUsageError, parseCli } from './args.js';
 import { flowRate, wholeNumber } from './generate.js';
@@ -320,7 +321,7 @@ export async function run(argv: string[]): Promise<number> {
   const { config, rest, argv: full } = loadRunConfig(argv);
   // A signal while the run starts (index, store, workers: seconds on a big inventory) is kept and acted
   // on once the run can drain: without this handler Node's default would end the process with 143.
-  const early: EarlySignal = { sig: null };
+  const early: EarlySignal = { sig: null, log: null };
   const latch = (sig: NodeJS.Signals): void => {
     early.sig ??= sig;
   };
@@ -330,6 +331,11 @@ export async function run(argv: string[]): Promise<number> {
     return await runFlags(config, rest, full, early);
   } catch (e) {
     if (e instanceof CliUsageError) throw new CliUsageError(annotateFlags(config, e.message));
+    // With JSON logs the error that ends the run is a log line too (a collector sees why it stopped).
+    if (e instanceof DredgeError && early.log !== null && early.log.json) {
+      early.log.logger.fatal({ event: 'fatal', code: e.code, retriable: e.retriable }, e.message);
+      e.logged = true;
+    }
     throw e;
   } finally {
     process.off('SIGINT', latch);
@@ -339,6 +345,8 @@ export async function run(argv: string[]): Promise<number> {
 
 interface EarlySignal {
   sig: NodeJS.Signals | null;
+  /** The run's logger once made (run() logs a fatal error through it). */
+  log: { logger: Logger; json: boolean } | null;
 }
 
 /** Test hook: DREDGE_TEST_STALL_DRAIN_MS holds the drain after a first signal that long (a stuck sink), so a test can send the second one inside it. */
@@ -372,7 +380,9 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[],
   if (follow && generate) throw new CliUsageError('--follow is for files and folders; --generate runs until --records N or a signal');
   if (follow && inputs.includes('-')) throw new CliUsageError('--follow watches files and folders for new files; stdin is read to its end anyway');
   const listen = parseListen(values['query-listen']);
-  const log = createLog({ format: resolveLogFormat(values['log-format'], process.stderr.isTTY === true), level: checkLogLevel(values['log-level']) });
+  const logFormat = resolveLogFormat(values['log-format'], process.stderr.isTTY === true);
+  const log = createLog({ format: logFormat, level: checkLogLevel(values['log-level']) });
+  early.log = { logger: log, json: logFormat === 'json' };
   if (values['ops-listen'] !== undefined) parseListen(values['ops-listen'], '--ops-listen');
   if (!generate && (values.snapshot ?? []).length === 0 && values.index === undefined && values['ip-ranges'] === undefined) {
     throw new CliUsageError('an inventory is required to enrich flows: --snapshot FILE (or --index FILE from `dredge index build`)');

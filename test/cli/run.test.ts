@@ -258,4 +258,20 @@ test('on a pipe the log is JSON lines: every stderr line parses, with the summar
   const badFormat = await dredge(['run', '--input', join(dir, 'in'), '--snapshot', join(dir, 'in', 'snapshot.csv'), '--out', join(dir, 'out-json3'), '--log-format', 'xml'], undefined, env);
   assert.notEqual(badFormat.code, 0);
   assert.match(badFormat.stderr, /--log-format: "xml".*json.*pretty/);
+  // The error that ends a run is a JSON line too (level fatal, its code), not a plain line among JSON.
+  const missing = join(dir, 'no-such-snapshot.csv');
+  const failed = await dredge(['run', '--input', join(dir, 'in'), '--snapshot', missing, '--out', join(dir, 'out-json4')], undefined, env);
+  assert.equal(failed.code, 1, failed.stderr);
+  const lines = failed.stderr.trimEnd().split('\n').map((line) => JSON.parse(line) as { level: number; event: string; code?: string; msg: string });
+  const fatal = lines[lines.length - 1] as (typeof lines)[number];
+  assert.deepStrictEqual({ level: fatal.level, event: fatal.event, code: fatal.code }, { level: 60, event: 'fatal', code: 'DREDGE_ERR_INPUT' });
+  assert.ok(fatal.msg.includes(missing), fatal.msg);
+});
+
+test('on a terminal-style (pretty) log the error that ends a run is one plain line', async () => {
+  const missing = join(dir, 'no-such-snapshot.csv');
+  const failed = await dredge(['run', '--input', join(dir, 'in'), '--snapshot', missing, '--out', join(dir, 'out-pretty-fail')]);
+  assert.equal(failed.code, 1, failed.stderr);
+  assert.match(failed.stderr, new RegExp(`^dredge run: .*${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'm'));
+  assert.doesNotMatch(failed.stderr, /"level"/);
 });
