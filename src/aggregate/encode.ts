@@ -192,7 +192,7 @@ function compile(plan: KeyPlan, format: FlowFormat, W: number): Aggregator {
     `    const rn = r * ${NW};`,
     ...row.map((l) => '    ' + l),
     '  }',
-    '  touched ^= table.touch(H, j);',
+    '  touched ^= table.touch(H, 0, j);',
     `  for (let i = 0; i < j; i++) { const u = U[i]; table.add(K, i * ${plan.keyWords}, H[i], 1, P[i], B[i], u & 1, u >>> 1); }`,
     '}',
     `counters[${C_FLOWS}] += flows; counters[${C_PACKETS}] += sumP; counters[${C_BYTES}] += sumB;`,

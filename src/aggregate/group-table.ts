@@ -239,16 +239,17 @@ export class GroupTable {
   }
 
   /**
-   * Reads the home slot of each of `hashes[0 .. n)`: the loads are independent, so their cache misses
-   * overlap, and the adds that follow find the slots' lines in cache (encode.ts). Returns an XOR of
-   * what it read, for the caller to keep (so the reads are not dead code).
+   * Reads the home slot of each of `hashes[from .. to)`: the loads are independent, so their cache
+   * misses overlap, and the adds that follow find the slots' lines in cache (encode.ts, and the
+   * partials' merge). Returns an XOR of what it read, for the caller to keep (so the reads are not
+   * dead code).
    */
-  touch(hashes: Int32Array, n: number): number {
+  touch(hashes: Int32Array, from: number, to: number): number {
     const i32 = this.i32;
     const mask = this.mask;
     const stride = this.stride;
     let x = 0;
-    for (let i = 0; i < n; i++) x ^= i32[((hashes[i] as number) & mask) * stride] as number;
+    for (let i = from; i < to; i++) x ^= i32[((hashes[i] as number) & mask) * stride] as number;
     return x;
   }
 

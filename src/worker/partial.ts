@@ -42,6 +42,9 @@ export const P_LINES = AGG_COUNTERS + 7;
 
 export const MAX_ERRORS = 20;
 
+/** Rows per touch-then-add chunk of the merge (PartialView.mergeInto). */
+const MERGE_CHUNK = 512;
+
 export interface ParseErrorEntry {
   line: number;
   /** Index of the Kinesis record in its batch (the pipeline names it by sequence number). */
@@ -155,15 +158,27 @@ export class PartialView {
     return JSON.parse(new TextDecoder().decode(this.errorBytes.slice())) as ParseErrorEntry[];
   }
 
-  /** Adds partition p's rows into `table` (the merge step; runs in whichever thread owns the partition). */
-  mergeInto(table: GroupTable, p: number): void {
+  /**
+   * Adds partition p's rows into `table` (the merge step; runs in whichever thread owns the partition).
+   * Rows go in chunks whose home slots are touched first: a partition's rows are in hash order, but a
+   * few thousand rows over a table of megabytes land kilobytes apart, each its own miss, so the touch
+   * lets the misses overlap (merging the e2e partials, one thread, A/B: 183–233 → 120–153 ns a row).
+   */
+  mergeInto(table: GroupTable, p: number): number {
     const kw = this.keyWords;
     const from = this.partStart[p] as number;
     const to = this.partStart[p + 1] as number;
     const m = this.metrics;
-    for (let i = from; i < to; i++) {
-      const o = i * METRICS;
-      table.add(this.keys, i * kw, this.hashes[i] as number, m[o] as number, m[o + 1] as number, m[o + 2] as number, m[o + 3] as number, m[o + 4] as number);
+    const hashes = this.hashes;
+    let touched = 0;
+    for (let c0 = from; c0 < to; c0 += MERGE_CHUNK) {
+      const c1 = c0 + MERGE_CHUNK < to ? c0 + MERGE_CHUNK : to;
+      touched ^= table.touch(hashes, c0, c1);
+      for (let i = c0; i < c1; i++) {
+        const o = i * METRICS;
+        table.add(this.keys, i * kw, hashes[i] as number, m[o] as number, m[o + 1] as number, m[o + 2] as number, m[o + 3] as number, m[o + 4] as number);
+      }
     }
+    return touched;
   }
 }
