@@ -10,6 +10,8 @@
 // answers everywhere else. +Infinity never starts a span: no interval contains t = +Infinity (the
 // lookup answers RESULT_GAP there), so open-ended intervals cost no closing entry.
 
+import { offHeap } from '../typed.js';
+
 /** Timeline results: the lookup RESULT_* codes (duplicated here to keep this module leaf-level). */
 export const TL_GAP = -2;
 
@@ -26,20 +28,21 @@ export interface Flattened {
  * pfxIv[p+1]); `parent[p]` the next shorter covering prefix (-1 none; always < p).
  */
 export function flattenTimelines(from: ArrayLike<number>, to: ArrayLike<number>, meta: ArrayLike<number>, pfxIv: Int32Array, parent: Int32Array, P: number): Flattened {
-  const idx = new Int32Array(P + 1);
+  // Off the heap's books (typed.ts offHeap): these are the freeze's biggest temporaries.
+  const idx = offHeap(Int32Array, P + 1);
   let cap = Math.max(1024, (pfxIv[P] as number) + 16);
-  let start = new Float64Array(cap);
-  let res = new Int32Array(cap);
+  let start = offHeap(Float64Array, cap);
+  let res = offHeap(Int32Array, cap);
   let n = 0;
   let last = TL_GAP;
   const emit = (x: number, v: number): void => {
     if (v === last || x === Infinity) return;
     if (n === cap) {
       cap *= 2;
-      const s2 = new Float64Array(cap);
+      const s2 = offHeap(Float64Array, cap);
       s2.set(start);
       start = s2;
-      const r2 = new Int32Array(cap);
+      const r2 = offHeap(Int32Array, cap);
       r2.set(res);
       res = r2;
     }

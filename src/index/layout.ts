@@ -137,7 +137,7 @@ export interface Views {
   /** The hot buffer (what workers get). */
   sab: SharedArrayBuffer | ArrayBuffer;
   /** The cold buffer, or null in a view opened from the hot buffer alone (a worker's). */
-  cold: ArrayBuffer | null;
+  cold: ArrayBuffer | SharedArrayBuffer | null;
   header: Int32Array;
   f64: Float64Array;
   nodes: Int32Array;
@@ -193,14 +193,15 @@ export function allocate(counts: Counts, generation: number): Views {
     header[H_SECTION_TABLE + 2 * s] = offsets[name];
     header[H_SECTION_TABLE + 2 * s + 1] = counts[name];
   });
-  return openViews(sab, new ArrayBuffer(coldBytes));
+  // Not shared with anyone: a SharedArrayBuffer only so V8 does not count it as external memory (typed.ts offHeap).
+  return openViews(sab, new SharedArrayBuffer(coldBytes));
 }
 
 /**
  * Typed views over a generation; validates magic, version, lengths and every section's bounds. Without
  * the cold buffer (a worker's view) the cold sections are empty: lookups work, `explain` does not.
  */
-export function openViews(buf: SharedArrayBuffer | ArrayBuffer, cold: ArrayBuffer | null = null): Views {
+export function openViews(buf: SharedArrayBuffer | ArrayBuffer, cold: ArrayBuffer | SharedArrayBuffer | null = null): Views {
   if (buf.byteLength < HEADER_BYTES + F64_HEADER_BYTES) throw new DredgeError('DREDGE_ERR_INDEX', `index is ${buf.byteLength} bytes, shorter than its header; not a dredge index`);
   const header = new Int32Array(buf, 0, HEADER_BYTES / 4);
   if (header[H_MAGIC] !== MAGIC) throw new DredgeError('DREDGE_ERR_INDEX', 'not a dredge index (bad magic); build one with `dredge index build`');

@@ -63,7 +63,7 @@ export class IndexView {
    * `buf` is the generation's hot buffer (all a lookup reads); `cold` its explain data, which only the
    * thread that froze or loaded the generation has (layout.ts). A view without it looks up but cannot explain.
    */
-  constructor(buf: SharedArrayBuffer | ArrayBuffer, cold: ArrayBuffer | null = null) {
+  constructor(buf: SharedArrayBuffer | ArrayBuffer, cold: ArrayBuffer | SharedArrayBuffer | null = null) {
     const v = openViews(buf, cold);
     this.v = v;
     this.generation = v.header[H_GENERATION] as number;

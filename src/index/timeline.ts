@@ -22,7 +22,7 @@
 // Owners are compared by identity (the app, see MetaInterner.ownerOf), metadata records by id: two
 // proven claims of the same owner with different records, or of different owners, are a conflict.
 
-import { grown } from '../typed.js';
+import { grown, offHeap } from '../typed.js';
 import { SRC_CONFLICT, SRC_SNAPSHOT } from './layout.js';
 
 export const RESOLVED_CONFLICT = -3;
@@ -62,11 +62,11 @@ export class Resolved {
   /** `cap`: expected intervals (the builder passes the previous freeze's count, so it rarely grows). */
   constructor(cap = 1024) {
     cap = Math.max(16, cap);
-    this.from = new Float64Array(cap);
-    this.to = new Float64Array(cap);
-    this.meta = new Int32Array(cap);
-    this.src = new Uint8Array(cap);
-    this.origin = new Float64Array(cap);
+    this.from = offHeap(Float64Array, cap);
+    this.to = offHeap(Float64Array, cap);
+    this.meta = offHeap(Int32Array, cap);
+    this.src = offHeap(Uint8Array, cap);
+    this.origin = offHeap(Float64Array, cap);
   }
 
   push(from: number, to: number, meta: number, src: number, origin: number): void {

@@ -9,7 +9,7 @@
 // generation's trie stays around 16 MB. LIST_MAX bounds a list search to ~6 probes in 2-4 cache lines.
 
 import { NODE_STRIDE, ROOT_STRIDE, SLOT_LIST, SLOT_NODE, SLOT_PREFIX } from './layout.js';
-import type { ScratchArrays } from '../typed.js';
+import { offHeap, type ScratchArrays } from '../typed.js';
 
 export const LIST_MAX = 48;
 
@@ -18,7 +18,7 @@ export class I32Buf {
   a: Int32Array;
   n = 0;
   constructor(cap = 1024) {
-    this.a = new Int32Array(cap);
+    this.a = offHeap(Int32Array, cap);
   }
   push(v: number): void {
     if (this.n === this.a.length) this.grow(this.n + 1);
@@ -32,7 +32,7 @@ export class I32Buf {
     return at;
   }
   private grow(min: number): void {
-    const b = new Int32Array(Math.max(min, this.a.length * 2));
+    const b = offHeap(Int32Array, Math.max(min, this.a.length * 2));
     b.set(this.a.subarray(0, this.n));
     this.a = b;
   }
@@ -42,11 +42,11 @@ export class U32Buf {
   a: Uint32Array;
   n = 0;
   constructor(cap = 1024) {
-    this.a = new Uint32Array(cap);
+    this.a = offHeap(Uint32Array, cap);
   }
   push(v: number): void {
     if (this.n === this.a.length) {
-      const b = new Uint32Array(this.a.length * 2);
+      const b = offHeap(Uint32Array, this.a.length * 2);
       b.set(this.a);
       this.a = b;
     }
