@@ -26,10 +26,11 @@ export function offHeap<T>(Ctor: TypedCtor<T>, n: number): T {
 
 /**
  * Named scratch arrays reused from one call to the next (the index freeze's temporaries). Each name keeps
- * one ArrayBuffer, grown by a quarter beyond the request when too small; `take` returns a view of the
- * first `n` elements with whatever the last call left there, so callers write before they read.
- * Why: V8 counts ArrayBuffer backing stores as external memory, and a freeze that allocated ~150 MB of
- * new temporaries started full mark-compact GCs of the builder's heap (~0.5–0.7 s each) every time.
+ * one SharedArrayBuffer (see offHeap), grown by a quarter beyond the request when too small; `take`
+ * returns a view of the first `n` elements with whatever the last call left there, so callers write
+ * before they read. Why: a freeze that allocated ~150 MB of new ArrayBuffers every time started full
+ * mark-compact GCs of the builder's heap (~0.5–0.7 s each); kept (and off V8's books), they cost
+ * neither that nor the page faults of fresh memory.
  */
 export class ScratchArrays {
   private readonly bufs = new Map<string, SharedArrayBuffer>();
