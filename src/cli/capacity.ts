@@ -109,7 +109,7 @@ export async function measure(o: MeasureOptions): Promise<Measured> {
     bytes_per_flow: bytes,
     events_per_envelope: sample.eventsPerEnvelope,
     rss_bytes: 0,
-    index_bytes: index.view.buffer.byteLength,
+    index_bytes: index.view.byteLength,
     input_bytes_held: 0,
     seconds: 0,
   };

@@ -332,7 +332,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CliUsageError) throw new CliUsageError(annotateFlags(config, e.message));
     // With JSON logs the error that ends the run is a log line too (a collector sees why it stopped).
-    if (e instanceof DredgeError && early.log !== null && early.log.json) {
+    if (e instanceof DredgeError && early.log !== null && early.log.json && early.log.logger.isLevelEnabled('fatal')) {
       early.log.logger.fatal({ event: 'fatal', code: e.code, retriable: e.retriable }, e.message);
       e.logged = true;
     }
@@ -382,7 +382,6 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[],
   const listen = parseListen(values['query-listen']);
   const logFormat = resolveLogFormat(values['log-format'], process.stderr.isTTY === true);
   const log = createLog({ format: logFormat, level: checkLogLevel(values['log-level']) });
-  early.log = { logger: log, json: logFormat === 'json' };
   if (values['ops-listen'] !== undefined) parseListen(values['ops-listen'], '--ops-listen');
   if (!generate && (values.snapshot ?? []).length === 0 && values.index === undefined && values['ip-ranges'] === undefined) {
     throw new CliUsageError('an inventory is required to enrich flows: --snapshot FILE (or --index FILE from `dredge index build`)');
@@ -419,6 +418,8 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[],
     { event: 'start', source: sourceName, sink: sinkName, dimensions: values.dimensions ?? DEFAULT_DIMENSIONS, window_s: windowSeconds, flush_interval_ms: flushMs, workers: workers ?? null },
     `starting: ${sourceName} → ${sinkName} sink, windows of ${windowSeconds} s, a flush every ${flushMs / 1000} s`,
   );
+  // From here on the run has started: an error that ends it is its last log line (run() logs it).
+  early.log = { logger: log, json: logFormat === 'json' };
   // Generated traffic is enriched with its own inventory (built here, as `dredge generate` writes it)
   // unless the user names one.
   const world = generate && (values.snapshot ?? []).length === 0 && values.index === undefined ? buildWorld(generatedShape(seed)) : null;

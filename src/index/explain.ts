@@ -117,7 +117,7 @@ export function explain(view: IndexView, ip: string, t: number, maxIntervals = 5
 export function summary(view: IndexView): Record<string, unknown> {
   return {
     generation: view.generation,
-    bytes: view.buffer.byteLength + (view.v.cold?.byteLength ?? 0),
+    bytes: view.byteLength,
     lookupBytes: view.buffer.byteLength,
     prefixes: { ipv4: view.v4PrefixCount, ipv6: view.prefixCount - view.v4PrefixCount },
     intervals: view.intervalCount,

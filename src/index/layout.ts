@@ -2,9 +2,10 @@
 // two buffers (and, byte for byte, an `index.bin` file is the first followed by the second):
 //
 //   hot   a SharedArrayBuffer: what a lookup reads, shared with every worker
-//   cold  an ordinary ArrayBuffer on the thread that froze or loaded it: what only `explain` (dredge
-//         index inspect) and the reference walk read. Workers never get it, so the generations that
-//         batches in flight keep alive cost their hot part only (1M /32s: 75 → ~31 MiB each)
+//   cold  a buffer only the thread that froze or loaded it holds (a SharedArrayBuffer when frozen,
+//         for V8's accounting, typed.ts offHeap; never sent to a worker): what only `explain` (dredge
+//         index inspect) and the reference walk read. The generations that batches in flight keep
+//         alive cost their hot part only (1M /32s: 75 → ~30 MiB each)
 //
 // The hot buffer:
 //   [0, 256)    Int32 header slots, named by H_* below: magic, layout version, generation, byte
@@ -230,7 +231,7 @@ export function splitIndexBytes(bytes: Uint8Array): { hot: Uint8Array; cold: Uin
   if (header[H_LAYOUT_VERSION] !== LAYOUT_VERSION) throw new DredgeError('DREDGE_ERR_INDEX', `index layout version ${header[H_LAYOUT_VERSION]} is not ${LAYOUT_VERSION}; rebuild it with this dredge (\`dredge index build\`)`);
   const hot = header[H_BYTE_LENGTH] as number;
   const cold = header[H_COLD_BYTES] as number;
-  if (hot < HEADER_BYTES || cold < 0 || hot + cold !== bytes.byteLength) throw new DredgeError('DREDGE_ERR_INDEX', `index header says ${hot} + ${cold} bytes but the file has ${bytes.byteLength}; the file is truncated or damaged`);
+  if (hot < HEADER_BYTES + F64_HEADER_BYTES || cold < 0 || hot + cold !== bytes.byteLength) throw new DredgeError('DREDGE_ERR_INDEX', `index header says ${hot} + ${cold} bytes but the file has ${bytes.byteLength}; the file is truncated or damaged`);
   return { hot: bytes.subarray(0, hot), cold: bytes.subarray(hot) };
 }
 

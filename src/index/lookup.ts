@@ -90,6 +90,11 @@ export class IndexView {
     return this.v.sab;
   }
 
+  /** Bytes of this generation as held here: the lookup buffer plus the explain data when this view has it. */
+  get byteLength(): number {
+    return this.v.sab.byteLength + (this.v.cold?.byteLength ?? 0);
+  }
+
   /** Whether this view has the explain data (the cold buffer). */
   get explainable(): boolean {
     return this.v.cold !== null;

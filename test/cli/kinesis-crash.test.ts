@@ -353,7 +353,7 @@ test(`gzipped CloudWatch envelopes written live to 3 shards while the daemon is 
       envelope: true,
       live: true,
       prebuiltIndex: true,
-      generate: ['--rate', '7500', '--duration', '600s', '--seed', '12', '--lines-per-record', '50'],
+      generate: ['--rate', '7500', '--duration', '120s', '--seed', '12', '--lines-per-record', '50'],
       steps: [{ point: 'after-commit:1' }, { randomMs: true }, { point: 'before-commit:1' }, { randomMs: true }, { point: 'mid-append:1' }, { randomMs: true }],
     },
     SEED + 1,

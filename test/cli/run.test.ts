@@ -266,6 +266,15 @@ test('on a pipe the log is JSON lines: every stderr line parses, with the summar
   const fatal = lines[lines.length - 1] as (typeof lines)[number];
   assert.deepStrictEqual({ level: fatal.level, event: fatal.event, code: fatal.code }, { level: 60, event: 'fatal', code: 'DREDGE_ERR_INPUT' });
   assert.ok(fatal.msg.includes(missing), fatal.msg);
+  // With the log silenced the error still reaches the user, as the command's plain line.
+  const silent = await dredge(['run', '--input', join(dir, 'in'), '--snapshot', missing, '--out', join(dir, 'out-json5'), '--log-level', 'silent'], undefined, env);
+  assert.equal(silent.code, 1, silent.stderr);
+  assert.ok(silent.stderr.startsWith('dredge run: ') && silent.stderr.includes(missing), silent.stderr);
+  // A bad value found before the run starts is one plain line too (nothing was logged yet).
+  const early = await dredge(['run', '--input', join(dir, 'in'), '--snapshot', join(dir, 'in', 'snapshot.csv'), '--out', join(dir, 'out-json6'), '--fields', 'version bogus-field'], undefined, env);
+  assert.notEqual(early.code, 0);
+  assert.match(early.stderr, /^dredge run: .*bogus-field/);
+  assert.doesNotMatch(early.stderr, /"level"/);
 });
 
 test('on a terminal-style (pretty) log the error that ends a run is one plain line', async () => {

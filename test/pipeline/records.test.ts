@@ -129,22 +129,29 @@ test('a flush completes while intake goes on (back-to-back merge rounds do not s
   // Every partial is far above the merge threshold and 4 batches are in flight, so a round nearly always
   // ends with the next one's partials waiting, as at full speed on big inputs.
   const p = new Pipeline({ sink, index: smallIndex(64), workers: 2, dimensions: 'src.app,dst.app,dstport', flushIntervalMs: 3_600_000, mergeRows: 100, maxInFlight: 4 });
-  // Intake goes on until the flush has resolved, however long that takes on this machine: a flush
-  // starved by back-to-back merge rounds never resolves, and the test's timeout fails it.
+  // Intake goes on until the flush has resolved, up to a cap far beyond any machine's flush (so a
+  // starved flush fails the test instead of hanging the suite): the flush must resolve while intake
+  // still runs.
+  const CAP_MS = 90_000;
   let stop = false;
+  let intakeEnded = false;
   let batches = 0;
   const intake = (async () => {
-    while (!stop) {
+    const t0 = performance.now();
+    while (!stop && performance.now() - t0 < CAP_MS) {
       const u = new Uint8Array(new SharedArrayBuffer(text.length));
       u.set(text);
       await p.submit({ bytes: u });
       batches++;
     }
+    intakeEnded = true;
   })();
   while (batches < 20 && p.stats.merges < 3) await new Promise((r) => setTimeout(r, 5));
   await p.flush();
+  const resolvedDuringIntake = !intakeEnded;
   stop = true;
   await intake;
   await p.close();
+  assert.ok(resolvedDuringIntake, `the flush resolved only after intake stopped at the ${CAP_MS} ms cap: starved by back-to-back merge rounds`);
   assert.ok(p.stats.flushes >= 2);
 });
