@@ -18,38 +18,26 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { makeKinesisClient } from '../../src/sources/kinesis/client.js';
-import { type Local, createStream, startKinesalite, streamName } from '../kinesis/harness.js';
+import { createStream, streamName, useKinesalite } from '../kinesis/harness.js';
 import { Rng } from '../../src/sources/generator/traffic.js';
 
 const BIN = new URL('../../../bin/dredge.js', import.meta.url).pathname;
 const SEED = Number(process.env.KINESIS_CRASH_SEED ?? Date.now() % 2 ** 31);
-let root = '';
-let local: Local;
-let client: KinesisClient;
 /** Every dredge process started and not yet reaped. */
 const live = new Set<ChildProcess>();
 const pids: number[] = [];
-
-before(async () => {
-  root = mkdtempSync(join(tmpdir(), 'dredge-kinesis-crash-'));
-  local = await startKinesalite();
-  client = makeKinesisClient({ endpoint: local.endpoint });
+const kin = useKinesalite('dredge-kinesis-crash-', {
+  stopping: () => {
+    for (const p of live) p.kill('SIGKILL');
+  },
 });
-
-after(async () => {
-  for (const p of live) p.kill('SIGKILL');
-  client.destroy();
-  await local.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const root = kin.root;
 
 /** The project's seeded PRNG (mulberry32), as a function. */
 function random(seed: number): () => number {
@@ -160,16 +148,16 @@ function addLines(text: string, into: Totals): void {
 
 /** Reads every record of every shard from TRIM_HORIZON (the oracle, independent of src/parse). */
 async function readStream(stream: string, envelope: boolean, truth: Truth): Promise<Map<string, ShardContent>> {
-  const shards = (await client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
+  const shards = (await kin.client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
   const out = new Map<string, ShardContent>();
   for (const s of shards) {
     const id = s.ShardId as string;
     const want = truth.kinesis.shards[id] ?? 0;
     const content: ShardContent = { index: new Map(), last: '', running: [] };
     const sum: Totals = { flows: 0, packets: 0, bytes: 0 };
-    let it = (await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: id, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+    let it = (await kin.client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: id, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
     while (content.running.length < want && it !== undefined) {
-      const page = await client.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }));
+      const page = await kin.client.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }));
       for (const r of page.Records ?? []) {
         const data = Buffer.from(r.Data as Uint8Array);
         if (envelope) {
@@ -244,14 +232,14 @@ async function crashAndRecover(t: TestContext, c: Case, seed: number): Promise<v
   const stream = streamName(c.name);
   const gen = join(root, `gen-${c.name}`);
   const db = join(root, `${c.name}.duckdb`);
-  const genArgs = ['generate', '--kinesis', stream, '--endpoint', local.endpoint, '--out', gen, '--span', '10m', '--subnets', '300', ...c.generate, ...(c.envelope ? ['--envelope', 'cloudwatch'] : [])];
+  const genArgs = ['generate', '--kinesis', stream, '--endpoint', kin.local.endpoint, '--out', gen, '--span', '10m', '--subnets', '300', ...c.generate, ...(c.envelope ? ['--envelope', 'cloudwatch'] : [])];
   let producer: Promise<Exit> | null = null;
   let producerChild: ChildProcess | null = null;
   if (c.live) {
     // The stream must exist before the daemon starts; the inventory is written before the first record.
     // The producer sends until the steps are done (SIGTERM then; truth.json covers what it sent), so
     // new records keep coming for every crash point however long the runs take on this machine.
-    await createStream(client, stream, c.shards);
+    await createStream(kin.client, stream, c.shards);
     producer = dredge(genArgs, { limitMs: 170_000, spawned: (child) => (producerChild = child) });
     for (let i = 0; i < 400 && !existsSync(join(gen, 'events.ndjson')); i++) await new Promise((r) => setTimeout(r, 25));
   } else {
@@ -264,7 +252,7 @@ async function crashAndRecover(t: TestContext, c: Case, seed: number): Promise<v
     assert.equal(b.code, 0, b.stderr);
     enrich = ['--index', join(gen, 'index.bin')];
   }
-  const runArgs = ['run', '--kinesis', stream, '--endpoint', local.endpoint, ...enrich, '--db', db, '--flush-interval', '0.3s', '--workers', '2'];
+  const runArgs = ['run', '--kinesis', stream, '--endpoint', kin.local.endpoint, ...enrich, '--db', db, '--flush-interval', '0.3s', '--workers', '2'];
 
   const seen: Observation[] = [];
   // Start-up (spawn to the shard listing) as measured so far: 1.3–2 s on 2 cores, the first commit

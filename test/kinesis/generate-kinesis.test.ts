@@ -5,29 +5,16 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { makeKinesisClient } from '../../src/sources/kinesis/client.js';
 import { KinesisSource } from '../../src/sources/kinesis/stream-source.js';
-import { FAST, type Local, Owner, createStream, startKinesalite, streamName } from './harness.js';
+import { FAST, Owner, createStream, streamName, useKinesalite } from './harness.js';
 
 const BIN = new URL('../../../bin/dredge.js', import.meta.url).pathname;
-const root = mkdtempSync(join(tmpdir(), 'dredge-gen-kinesis-'));
-let local: Local;
-let client: KinesisClient;
-before(async () => {
-  local = await startKinesalite();
-  client = makeKinesisClient({ endpoint: local.endpoint });
-});
-after(async () => {
-  client.destroy();
-  await local.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const kin = useKinesalite('dredge-gen-kinesis-');
+const root = kin.root;
 
 function dredge(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; ms: number }> {
   const t0 = performance.now();
@@ -48,7 +35,7 @@ function dredge(args: string[]): Promise<{ status: number | null; stdout: string
 
 async function readStream(stream: string): Promise<Buffer[]> {
   const owner = new Owner();
-  const source = new KinesisSource({ client, stream, from: 'trim-horizon', positions: new Map(), stopWhenCaughtUp: true, pacing: FAST, discoverIntervalMs: 50 });
+  const source = new KinesisSource({ client: kin.client, stream, from: 'trim-horizon', positions: new Map(), stopWhenCaughtUp: true, pacing: FAST, discoverIntervalMs: 50 });
   owner.source = source;
   const records: Buffer[] = [];
   owner.onSubmit = (b) => {
@@ -72,9 +59,9 @@ interface Summary {
 describe('dredge generate --kinesis', () => {
   it('sends exactly the file target\'s lines, N per record, and prints the totals it wrote', async () => {
     const stream = streamName('gen');
-    await createStream(client, stream, 3);
+    await createStream(kin.client, stream, 3);
     const dir = join(root, 'lines');
-    const r = await dredge(['generate', '--kinesis', stream, '--endpoint', local.endpoint, '--out', dir, '--flows', '2000', '--lines-per-record', '50', '--seed', '7']);
+    const r = await dredge(['generate', '--kinesis', stream, '--endpoint', kin.local.endpoint, '--out', dir, '--flows', '2000', '--lines-per-record', '50', '--seed', '7']);
     assert.equal(r.status, 0, r.stderr);
     const summary = JSON.parse(r.stdout) as Summary;
     assert.equal(summary.records, 2000);
@@ -101,9 +88,9 @@ describe('dredge generate --kinesis', () => {
 
   it('paces to --rate for --duration, one gzipped CloudWatch envelope per record', async () => {
     const stream = streamName('gen-rate');
-    await createStream(client, stream, 2);
+    await createStream(kin.client, stream, 2);
     const dir = join(root, 'rate');
-    const r = await dredge(['generate', '--kinesis', stream, '--endpoint', local.endpoint, '--out', dir, '--rate', '1500', '--duration', '2s', '--envelope', 'cloudwatch']);
+    const r = await dredge(['generate', '--kinesis', stream, '--endpoint', kin.local.endpoint, '--out', dir, '--rate', '1500', '--duration', '2s', '--envelope', 'cloudwatch']);
     assert.equal(r.status, 0, r.stderr);
     const summary = JSON.parse(r.stdout) as Summary & { seconds: number };
     assert.equal(summary.records, 3000);
@@ -126,17 +113,17 @@ describe('dredge generate --kinesis', () => {
     const a = await dredge(['generate', '--out', join(root, 'x'), '--rate', '10']);
     assert.equal(a.status, 2);
     assert.match(a.stderr, /--rate applies only with --kinesis/);
-    const b = await dredge(['generate', '--kinesis', 'nope', '--endpoint', local.endpoint, '--out', join(root, 'y'), '--flows', '10']);
+    const b = await dredge(['generate', '--kinesis', 'nope', '--endpoint', kin.local.endpoint, '--out', join(root, 'y'), '--flows', '10']);
     assert.equal(b.status, 1);
     assert.match(b.stderr, /not found .*check the stream name, --region and --endpoint/);
   });
 
   it('--create-shards makes a missing stream (and leaves an existing one as it is)', async () => {
     const stream = streamName('create');
-    const r = await dredge(['generate', '--kinesis', stream, '--create-shards', '3', '--endpoint', local.endpoint, '--out', join(root, 'c'), '--flows', '1000']);
+    const r = await dredge(['generate', '--kinesis', stream, '--create-shards', '3', '--endpoint', kin.local.endpoint, '--out', join(root, 'c'), '--flows', '1000']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`created Kinesis stream ${stream} with 3 shards`));
-    const again = await dredge(['generate', '--kinesis', stream, '--create-shards', '5', '--endpoint', local.endpoint, '--out', join(root, 'c2'), '--flows', '1000']);
+    const again = await dredge(['generate', '--kinesis', stream, '--create-shards', '5', '--endpoint', kin.local.endpoint, '--out', join(root, 'c2'), '--flows', '1000']);
     assert.equal(again.status, 0, again.stderr);
     assert.doesNotMatch(again.stderr, /created Kinesis stream/);
     const got = await readStream(stream);

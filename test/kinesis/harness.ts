@@ -5,6 +5,10 @@
 import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { createRequire } from 'node:module';
 import type { SourcePosition } from '../../src/sinks/sink.js';
 import { makeKinesisClient } from '../../src/sources/kinesis/client.js';
@@ -24,6 +28,50 @@ export async function startKinesalite(): Promise<Local> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return { endpoint: `http://127.0.0.1:${port}`, port, close: () => new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve()))) };
+}
+
+export interface KinesaliteEnv {
+  readonly local: Local;
+  readonly client: KinesisClient;
+  /** A temporary folder of this file's (when asked for), removed after its tests. */
+  readonly root: string;
+}
+
+/**
+ * Starts a kinesalite and a client to it before this file's tests and stops both after them (and
+ * makes, then removes, a temporary folder named with `tmpPrefix` when given). The test files that
+ * talk to one server all set up the same way; this is that setup, once. A file's own setup that needs
+ * the server goes in `started` / `stopping`: Node 20 runs a file's top-level before() hooks
+ * concurrently, so a second hook could not count on this one having finished.
+ */
+export function useKinesalite(tmpPrefix?: string, hooks: { started?: (local: Local) => Promise<void>; stopping?: () => Promise<void> | void } = {}): KinesaliteEnv {
+  let local: Local | null = null;
+  let client: KinesisClient | null = null;
+  const root = tmpPrefix === undefined ? '' : mkdtempSync(join(tmpdir(), tmpPrefix));
+  before(async () => {
+    local = await startKinesalite();
+    client = makeKinesisClient({ endpoint: local.endpoint });
+    await hooks.started?.(local);
+  });
+  after(async () => {
+    await hooks.stopping?.();
+    client?.destroy();
+    await local?.close();
+    if (root !== '') rmSync(root, { recursive: true, force: true });
+  });
+  const started = <T>(x: T | null, what: string): T => {
+    if (x === null) throw new Error(`kinesalite's ${what} is used before the file's before() hook ran`);
+    return x;
+  };
+  return {
+    get local() {
+      return started(local, 'server');
+    },
+    get client() {
+      return started(client, 'client');
+    },
+    root,
+  };
 }
 
 /** kinesalite, a client to it, a FaultProxy in front of it and a client through the proxy. */

@@ -6,32 +6,18 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { makeKinesisClient } from '../../src/sources/kinesis/client.js';
+import { test } from 'node:test';
 import { KinesisSource } from '../../src/sources/kinesis/stream-source.js';
-import { FAST, type Local, Owner, createStream, startKinesalite, streamName } from './harness.js';
+import { FAST, Owner, createStream, streamName, useKinesalite } from './harness.js';
 
 // The daemon logs plain lines here (on a pipe its default is JSON; test/cli/run.test.ts checks that form).
 process.env.DREDGE_OPS_LOG_FORMAT = 'pretty';
 
 const BIN = new URL('../../../bin/dredge.js', import.meta.url).pathname;
-const root = mkdtempSync(join(tmpdir(), 'dredge-run-druid-'));
-let local: Local;
-let client: KinesisClient;
-
-before(async () => {
-  local = await startKinesalite();
-  client = makeKinesisClient({ endpoint: local.endpoint });
-});
-after(async () => {
-  client.destroy();
-  await local.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const kin = useKinesalite('dredge-run-druid-');
+const root = kin.root;
 
 /** Async: kinesalite runs in this process, so a blocking spawn would leave the child no server to talk to. */
 async function dredge(args: string[]): Promise<{ status: number; stderr: string }> {
@@ -46,7 +32,7 @@ async function dredge(args: string[]): Promise<{ status: number; stderr: string 
 
 async function rowsIn(stream: string): Promise<Record<string, unknown>[]> {
   const owner = new Owner();
-  const source = new KinesisSource({ client, stream, from: 'trim-horizon', positions: new Map(), stopWhenCaughtUp: true, pacing: FAST, discoverIntervalMs: 50 });
+  const source = new KinesisSource({ client: kin.client, stream, from: 'trim-horizon', positions: new Map(), stopWhenCaughtUp: true, pacing: FAST, discoverIntervalMs: 50 });
   owner.source = source;
   await source.run(owner.submit);
   return owner.records.flatMap((r) => r.data.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>));
@@ -58,9 +44,9 @@ test('--sink druid: rows on the stream sum to the truth, each with a row_id; a r
   assert.equal(g.status, 0, g.stderr);
   const truth = JSON.parse(readFileSync(join(gen, 'truth.json'), 'utf8')) as { flows: number; packets: number; bytes: number };
   const stream = streamName('druid');
-  await createStream(client, stream, 2);
+  await createStream(kin.client, stream, 2);
   const state = join(root, 'state');
-  const args = ['run', join(gen, 'flows-0001.log'), join(gen, 'flows-0002.log'), '--snapshot', join(gen, 'snapshot.csv'), '--events', join(gen, 'events.ndjson'), '--sink', 'druid', '--druid-stream', stream, '--druid-endpoint', local.endpoint, '--checkpoint-dir', state, '--quiet'];
+  const args = ['run', join(gen, 'flows-0001.log'), join(gen, 'flows-0002.log'), '--snapshot', join(gen, 'snapshot.csv'), '--events', join(gen, 'events.ndjson'), '--sink', 'druid', '--druid-stream', stream, '--druid-endpoint', kin.local.endpoint, '--checkpoint-dir', state, '--quiet'];
   const r = await dredge(args);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, new RegExp(`output in Kinesis stream ${stream} \\(for Druid: dredge druid-spec --stream ${stream}\\)`));

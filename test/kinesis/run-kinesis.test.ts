@@ -6,34 +6,20 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { makeKinesisClient } from '../../src/sources/kinesis/client.js';
 import { putRecords } from '../../src/sources/kinesis/producer.js';
-import { type Local, createStream, startKinesalite, streamName } from './harness.js';
+import { createStream, streamName, useKinesalite } from './harness.js';
 
 // The daemon logs plain lines here (on a pipe its default is JSON; test/cli/run.test.ts checks that form).
 process.env.DREDGE_OPS_LOG_FORMAT = 'pretty';
 
 const BIN = new URL('../../../bin/dredge.js', import.meta.url).pathname;
-const root = mkdtempSync(join(tmpdir(), 'dredge-run-kinesis-'));
-let local: Local;
-let client: KinesisClient;
-
-before(async () => {
-  local = await startKinesalite();
-  client = makeKinesisClient({ endpoint: local.endpoint });
-});
-after(async () => {
-  client.destroy();
-  await local.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const kin = useKinesalite('dredge-run-kinesis-');
+const root = kin.root;
 
 interface Done {
   status: number | null;
@@ -78,20 +64,20 @@ const truthOf = (dir: string): Truth => JSON.parse(readFileSync(join(dir, 'truth
 const add = (a: Truth, b: Truth): Truth => ({ flows: a.flows + b.flows, packets: a.packets + b.packets, bytes: a.bytes + b.bytes });
 
 async function generate(stream: string, out: string, extra: string[]): Promise<Truth> {
-  const g = await dredge(['generate', '--kinesis', stream, '--endpoint', local.endpoint, '--out', out, '--span', '10m', '--subnets', '300', ...extra]);
+  const g = await dredge(['generate', '--kinesis', stream, '--endpoint', kin.local.endpoint, '--out', out, '--span', '10m', '--subnets', '300', ...extra]);
   assert.equal(g.status, 0, g.stderr);
   return truthOf(out);
 }
 
 const runArgs = (stream: string, gen: string, db: string, more: string[] = []): string[] => [
-  'run', '--kinesis', stream, '--endpoint', local.endpoint,
+  'run', '--kinesis', stream, '--endpoint', kin.local.endpoint,
   '--snapshot', join(gen, 'snapshot.csv'), '--events', join(gen, 'events.ndjson'),
   '--db', db, '--flush-interval', '0.5s', '--workers', '2', '--quiet', ...more,
 ];
 
 test('a 3-shard stream of CloudWatch envelopes, then more raw-line traffic: exact totals, resumed from checkpoints', async () => {
   const stream = streamName('run');
-  await createStream(client, stream, 3);
+  await createStream(kin.client, stream, 3);
   const gen1 = join(root, 'gen1');
   const t1 = await generate(stream, gen1, ['--flows', '20000', '--seed', '1', '--envelope', 'cloudwatch']);
   const db = join(root, 'a.duckdb');
@@ -118,7 +104,7 @@ test('a 3-shard stream of CloudWatch envelopes, then more raw-line traffic: exac
 
 test('SIGTERM mid-stream: drains, flushes, checkpoints, exits 0; the next run completes the totals exactly', async () => {
   const stream = streamName('sig');
-  await createStream(client, stream, 2);
+  await createStream(kin.client, stream, 2);
   const gen = join(root, 'gen-sig');
   const t = await generate(stream, gen, ['--flows', '60000', '--seed', '3', '--lines-per-record', '20']);
   const db = join(root, 'sig.duckdb');
@@ -135,10 +121,10 @@ test('SIGTERM mid-stream: drains, flushes, checkpoints, exits 0; the next run co
 
 test('a malformed record is counted and named by its sequence number; the records around it are kept', async () => {
   const stream = streamName('bad');
-  await createStream(client, stream, 1);
+  await createStream(kin.client, stream, 1);
   const gen = join(root, 'gen-bad');
   const t = await generate(stream, gen, ['--flows', '3000', '--seed', '5', '--lines-per-record', '100']);
-  const bad = await putRecords(client, stream, [gzipSync(Buffer.from('2 123456789012 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 1763900000 1763900060 ACCEPT OK\n')).subarray(0, 30)]);
+  const bad = await putRecords(kin.client, stream, [gzipSync(Buffer.from('2 123456789012 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 1763900000 1763900060 ACCEPT OK\n')).subarray(0, 30)]);
   assert.equal(bad.records, 1);
   const db = join(root, 'bad.duckdb');
   const r = await dredge([...runArgs(stream, gen, db), '--stop-when-caught-up']);

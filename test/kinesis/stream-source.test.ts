@@ -4,31 +4,20 @@
 // without a half-submitted batch.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { makeKinesisClient } from '../../src/sources/kinesis/client.js';
+import { describe, it } from 'node:test';
 import { KinesisSource } from '../../src/sources/kinesis/stream-source.js';
-import { FAST, type Local, Owner, createStream, hashKeyOf, putTo, sleepMs, sorted, startKinesalite, streamName, until } from './harness.js';
+import { FAST, Owner, createStream, hashKeyOf, putTo, sleepMs, sorted, streamName, until, useKinesalite } from './harness.js';
 
-let local: Local;
-let client: KinesisClient;
-before(async () => {
-  local = await startKinesalite();
-  client = makeKinesisClient({ endpoint: local.endpoint });
-});
-after(async () => {
-  client.destroy();
-  await local.close();
-});
+const kin = useKinesalite();
 
 describe('KinesisSource on a multi-shard stream', () => {
   it('submits every record once, in order per shard, with the last sequence number as position', async () => {
     const stream = streamName('e2e');
-    await createStream(client, stream, 4);
+    await createStream(kin.client, stream, 4);
     const datas = Array.from({ length: 3000 }, (_, i) => `rec-${i}`);
-    const written = await putTo(client, stream, datas, (i) => hashKeyOf(i % 4, 4));
+    const written = await putTo(kin.client, stream, datas, (i) => hashKeyOf(i % 4, 4));
     const owner = new Owner();
-    const source = new KinesisSource({ client, stream, from: 'trim-horizon', positions: new Map(), stopWhenCaughtUp: true, maxRecordsPerCall: 170, pacing: FAST, discoverIntervalMs: 50 });
+    const source = new KinesisSource({ client: kin.client, stream, from: 'trim-horizon', positions: new Map(), stopWhenCaughtUp: true, maxRecordsPerCall: 170, pacing: FAST, discoverIntervalMs: 50 });
     owner.source = source;
     await source.run(owner.submit);
 
@@ -62,12 +51,12 @@ describe('KinesisSource on a multi-shard stream', () => {
 
   it('restarts from durable positions without losing or doubling a record', async () => {
     const stream = streamName('restart');
-    await createStream(client, stream, 3);
+    await createStream(kin.client, stream, 3);
     const first = Array.from({ length: 900 }, (_, i) => `a-${i}`);
-    await putTo(client, stream, first, (i) => hashKeyOf(i % 3, 3));
+    await putTo(kin.client, stream, first, (i) => hashKeyOf(i % 3, 3));
     // Run 1 stops part-way: the owner checkpoints only what it has "flushed".
     const owner1 = new Owner('manual');
-    const s1 = new KinesisSource({ client, stream, from: 'trim-horizon', positions: new Map(), maxRecordsPerCall: 50, pacing: { ...FAST, minIntervalMs: 20 } });
+    const s1 = new KinesisSource({ client: kin.client, stream, from: 'trim-horizon', positions: new Map(), maxRecordsPerCall: 50, pacing: { ...FAST, minIntervalMs: 20 } });
     owner1.source = s1;
     const run1 = s1.run(owner1.submit);
     await until(() => owner1.records.length >= 300, 10_000, 'run 1 to read 300 records');
@@ -86,9 +75,9 @@ describe('KinesisSource on a multi-shard stream', () => {
     });
 
     const second = Array.from({ length: 300 }, (_, i) => `b-${i}`);
-    await putTo(client, stream, second, (i) => hashKeyOf(i % 3, 3));
+    await putTo(kin.client, stream, second, (i) => hashKeyOf(i % 3, 3));
     const owner2 = new Owner();
-    const s2 = new KinesisSource({ client, stream, from: 'latest', positions, stopWhenCaughtUp: true, maxRecordsPerCall: 50, pacing: FAST, discoverIntervalMs: 50 });
+    const s2 = new KinesisSource({ client: kin.client, stream, from: 'latest', positions, stopWhenCaughtUp: true, maxRecordsPerCall: 50, pacing: FAST, discoverIntervalMs: 50 });
     owner2.source = s2;
     await s2.run(owner2.submit);
     const all = [...covered, ...owner2.records].map((r) => r.data);
@@ -102,10 +91,10 @@ describe('KinesisSource on a multi-shard stream', () => {
 
   it('stop() lets the call in flight finish and submits nothing after it resolves', async () => {
     const stream = streamName('stop');
-    await createStream(client, stream, 2);
-    await putTo(client, stream, Array.from({ length: 400 }, (_, i) => `s-${i}`), (i) => hashKeyOf(i % 2, 2));
+    await createStream(kin.client, stream, 2);
+    await putTo(kin.client, stream, Array.from({ length: 400 }, (_, i) => `s-${i}`), (i) => hashKeyOf(i % 2, 2));
     const owner = new Owner();
-    const source = new KinesisSource({ client, stream, from: 'trim-horizon', positions: new Map(), maxRecordsPerCall: 10, pacing: { ...FAST, minIntervalMs: 10 } });
+    const source = new KinesisSource({ client: kin.client, stream, from: 'trim-horizon', positions: new Map(), maxRecordsPerCall: 10, pacing: { ...FAST, minIntervalMs: 10 } });
     owner.source = source;
     // A slow consumer: stop() arrives while submits and reads are in flight.
     owner.onSubmit = () => sleepMs(15);
@@ -127,14 +116,14 @@ describe('KinesisSource on a multi-shard stream', () => {
 
   it('from: latest skips what was written before the start and reads what comes after', async () => {
     const stream = streamName('latest');
-    await createStream(client, stream, 2);
-    await putTo(client, stream, ['old-1', 'old-2', 'old-3'], (i) => hashKeyOf(i % 2, 2));
+    await createStream(kin.client, stream, 2);
+    await putTo(kin.client, stream, ['old-1', 'old-2', 'old-3'], (i) => hashKeyOf(i % 2, 2));
     const owner = new Owner();
-    const source = new KinesisSource({ client, stream, from: 'latest', positions: new Map(), pacing: FAST, discoverIntervalMs: 50 });
+    const source = new KinesisSource({ client: kin.client, stream, from: 'latest', positions: new Map(), pacing: FAST, discoverIntervalMs: 50 });
     owner.source = source;
     const run = source.run(owner.submit);
     await until(() => source.shards().length === 2 && source.shards().every((s) => s.state === 'PROCESSING' && s.getRecordsCalls > 0), 5000, 'both shards processing');
-    await putTo(client, stream, ['new-1', 'new-2'], (i) => hashKeyOf(i % 2, 2));
+    await putTo(kin.client, stream, ['new-1', 'new-2'], (i) => hashKeyOf(i % 2, 2));
     await until(() => owner.records.length >= 2, 5000, 'the new records');
     await source.stop();
     await run;
@@ -143,14 +132,14 @@ describe('KinesisSource on a multi-shard stream', () => {
 
   it('from: a Date starts AT_TIMESTAMP', async () => {
     const stream = streamName('at-ts');
-    await createStream(client, stream, 1);
-    await putTo(client, stream, ['before'], () => hashKeyOf(0, 1));
+    await createStream(kin.client, stream, 1);
+    await putTo(kin.client, stream, ['before'], () => hashKeyOf(0, 1));
     await sleepMs(30);
     const t = new Date();
     await sleepMs(30);
-    await putTo(client, stream, ['after'], () => hashKeyOf(0, 1));
+    await putTo(kin.client, stream, ['after'], () => hashKeyOf(0, 1));
     const owner = new Owner();
-    const source = new KinesisSource({ client, stream, from: t, positions: new Map(), stopWhenCaughtUp: true, pacing: FAST, discoverIntervalMs: 50 });
+    const source = new KinesisSource({ client: kin.client, stream, from: t, positions: new Map(), stopWhenCaughtUp: true, pacing: FAST, discoverIntervalMs: 50 });
     owner.source = source;
     await source.run(owner.submit);
     assert.deepEqual(owner.records.map((r) => r.data), ['after']);

@@ -6,29 +6,22 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import { DeleteStreamCommand, GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { describe, it } from 'node:test';
+import { DeleteStreamCommand, GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { rollupRow } from '../../src/aggregate/rollups.js';
 import { DredgeError } from '../../src/errors.js';
 import { DruidKinesisSink, ROW_ID_HEX, flushIdentity, openDruidKinesisSink, rowIdsOf } from '../../src/sinks/druid.js';
-import { makeKinesisClient } from '../../src/sources/kinesis/client.js';
 import { MAX_RECORD_BYTES } from '../../src/sources/kinesis/producer.js';
-import { FaultProxy, type Local, createStream, kinesisError, startKinesalite, streamName } from '../kinesis/harness.js';
+import { FaultProxy, createStream, kinesisError, streamName, useKinesalite } from '../kinesis/harness.js';
 import { DIMS, TRICKY_ROWS, batchFromRows, row, sinkCompliance, type Row } from './compliance.js';
 
-let local: Local;
-let client: KinesisClient;
 let proxy: FaultProxy;
-before(async () => {
-  local = await startKinesalite();
-  client = makeKinesisClient({ endpoint: local.endpoint });
-  proxy = new FaultProxy(local.port);
-  await proxy.start();
-});
-after(async () => {
-  client.destroy();
-  await proxy.close();
-  await local.close();
+const kin = useKinesalite(undefined, {
+  started: async (local) => {
+    proxy = new FaultProxy(local.port);
+    await proxy.start();
+  },
+  stopping: () => proxy.close(),
 });
 
 const BACKOFF = { baseMs: 2, capMs: 20 };
@@ -40,12 +33,12 @@ interface Rec {
 
 /** Every record of the stream, all shards, from the start. */
 async function records(stream: string): Promise<Rec[]> {
-  const shards = (await client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
+  const shards = (await kin.client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
   const out: Rec[] = [];
   for (const s of shards) {
-    let it = (await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: s.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+    let it = (await kin.client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: s.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
     while (it !== undefined) {
-      const r = await client.send(new GetRecordsCommand({ ShardIterator: it }));
+      const r = await kin.client.send(new GetRecordsCommand({ ShardIterator: it }));
       for (const x of r.Records ?? []) out.push({ data: Buffer.from(x.Data as Uint8Array).toString('utf8'), key: x.PartitionKey as string });
       if ((r.Records ?? []).length === 0) break;
       it = r.NextShardIterator;
@@ -66,8 +59,8 @@ const dropId = (r: Row): Row => {
 
 async function freshSink(shards = 2, extra: Partial<Parameters<typeof openDruidKinesisSink>[0]> = {}): Promise<DruidKinesisSink> {
   const stream = streamName('druid');
-  await createStream(client, stream, shards);
-  return openDruidKinesisSink({ stream, endpoint: local.endpoint, backoff: BACKOFF, ...extra });
+  await createStream(kin.client, stream, shards);
+  return openDruidKinesisSink({ stream, endpoint: kin.local.endpoint, backoff: BACKOFF, ...extra });
 }
 
 sinkCompliance('DruidKinesisSink', {
@@ -189,7 +182,7 @@ describe('DruidKinesisSink rows', () => {
 
 describe('DruidKinesisSink failures', () => {
   it('opening on a missing stream fails at once, not retriable, naming the stream and how to create it', async () => {
-    await assert.rejects(openDruidKinesisSink({ stream: 'no-such-stream', endpoint: local.endpoint, backoff: BACKOFF }), (e: unknown) => {
+    await assert.rejects(openDruidKinesisSink({ stream: 'no-such-stream', endpoint: kin.local.endpoint, backoff: BACKOFF }), (e: unknown) => {
       assert.ok(e instanceof DredgeError);
       assert.equal(e.code, 'DREDGE_ERR_CONFIG');
       assert.equal(e.retriable, false);
@@ -202,7 +195,7 @@ describe('DruidKinesisSink failures', () => {
   it('a stream deleted under a running sink: the write rejects, not retriable, saying so', async () => {
     const s = await freshSink(1);
     try {
-      await client.send(new DeleteStreamCommand({ StreamName: s.stream }));
+      await kin.client.send(new DeleteStreamCommand({ StreamName: s.stream }));
       await new Promise((r) => setTimeout(r, 50));
       await assert.rejects(s.write(batchFromRows(1, DIMS, TRICKY_ROWS)), (e: unknown) => {
         assert.ok(e instanceof DredgeError);
@@ -220,7 +213,7 @@ describe('DruidKinesisSink failures', () => {
   /** A sink whose calls go through the fault proxy. */
   async function proxied(extra: Partial<Parameters<typeof openDruidKinesisSink>[0]> = {}): Promise<DruidKinesisSink> {
     const stream = streamName('druid-faults');
-    await createStream(client, stream, 2);
+    await createStream(kin.client, stream, 2);
     proxy.reset();
     return openDruidKinesisSink({ stream, endpoint: proxy.endpoint, backoff: BACKOFF, maxRecordBytes: 400, ...extra });
   }
