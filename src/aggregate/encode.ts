@@ -1,7 +1,7 @@
 // HOT: guarded by `npm run bench -- e2e` (bench/e2e/pipeline.ts).
 //
 // Pre-aggregation of one FlowBatch into a GroupTable: for each record, the group key of
-// dimensions.ts is written into a scratch Int32Array and added with the record's metrics. The loop is
+// dimensions.ts is written into a chunk of keys (CHUNK below) and added with the record's metrics. The loop is
 // generated per (key plan, format) with `new Function`, like the compiled scanner: column bases,
 // null-bitmap words and bits, key words and packing shifts become constants, and dimensions the plan
 // does not use cost nothing. A field the batch's format lacks is `-` for every row.
@@ -49,7 +49,6 @@ export type Aggregator = (
   closedBefore: number,
   counters: Float64Array,
   dict: TextDictionary,
-  key: Int32Array,
 ) => number; // an XOR of the slots touched (ignored; keeps the touch reads live)
 
 const cache = new Map<string, Aggregator>();
@@ -174,7 +173,7 @@ function compile(plan: KeyPlan, format: FlowFormat, W: number): Aggregator {
   row.push('const us = rs < 0 ? 1 : 0, ud = rd < 0 ? 1 : 0;');
   row.push('flows++; sumP += packets; sumB += bytes; unS += us; unD += ud;');
   row.push('H[j] = h; P[j] = packets; B[j] = bytes; U[j] = us | (ud << 1); j++;');
-  // The key words go to this chunk's row of K (kb), not to one scratch key.
+  // The key words go to this row's place in the chunk's keys (K at kb).
   for (let i = 0; i < row.length; i++) row[i] = (row[i] as string).replace(/key\[(\d+)\]/g, 'K[kb + $1]');
 
   const body = [
@@ -208,7 +207,7 @@ function compile(plan: KeyPlan, format: FlowFormat, W: number): Aggregator {
   const P = new Float64Array(CHUNK);
   const B = new Float64Array(CHUNK);
   const U = new Uint8Array(CHUNK);
-  const make = new Function('KEEP', 'K', 'H', 'P', 'B', 'U', `let touched = 0;\nreturn function aggregate(batch, srcRes, dstRes, projSrc, projDst, table, closedBefore, counters, dict, key) {\n${body}\nreturn touched;\n};`) as (k: Uint8Array, K: Int32Array, H: Int32Array, P: Float64Array, B: Float64Array, U: Uint8Array) => Aggregator;
+  const make = new Function('KEEP', 'K', 'H', 'P', 'B', 'U', `let touched = 0;\nreturn function aggregate(batch, srcRes, dstRes, projSrc, projDst, table, closedBefore, counters, dict) {\n${body}\nreturn touched;\n};`) as (k: Uint8Array, K: Int32Array, H: Int32Array, P: Float64Array, B: Float64Array, U: Uint8Array) => Aggregator;
   return make(keep, K, H, P, B, U);
 }
 

@@ -101,7 +101,6 @@ let scratch: GroupTable | null = null;
 const counters = new Float64Array(32);
 let srcRes = new Int32Array(0);
 let dstRes = new Int32Array(0);
-let keyScratch = new Int32Array(0);
 let errors: ParseErrorEntry[] = [];
 let current: { ctx: TaskContext; closedBefore: number; view: IndexView; projSrc: Int32Array; projDst: Int32Array; enriched: string[] | null; enrichCounts: { flows: number; nodata: number; packets: number; bytes: number; unSrc: number; unDst: number; maxStart: number } } | null = null;
 
@@ -185,7 +184,7 @@ function onBatch(batch: FlowBatch): void {
   }
   if (c.ctx.heartbeats) hb.collect(batch);
   const agg = aggregatorFor(c.ctx.plan, f, c.ctx.windowSeconds);
-  agg(batch, srcRes, dstRes, c.projSrc, c.projDst, scratch as GroupTable, c.closedBefore, counters, dict, keyScratch);
+  agg(batch, srcRes, dstRes, c.projSrc, c.projDst, scratch as GroupTable, c.closedBefore, counters, dict);
 }
 
 function generation(ctx: TaskContext): { view: IndexView; projSrc: Int32Array; projDst: Int32Array } {
@@ -267,7 +266,6 @@ export function aggregate(task: AggregateTask): SharedArrayBuffer | AggregateRes
   const ctx = task.ctx;
   const g = generation(ctx);
   if (scratch === null || scratch.keyWords !== ctx.plan.keyWords) scratch = new GroupTable(ctx.plan.keyWords, 16384);
-  if (keyScratch.length < ctx.plan.keyWords) keyScratch = new Int32Array(ctx.plan.keyWords);
   scratch.clear();
   dict.reset();
   hb.reset();
