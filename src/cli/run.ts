@@ -343,6 +343,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** What run() shares with runFlags: a signal caught while the run starts, and the logger once it has started. */
 interface EarlySignal {
   sig: NodeJS.Signals | null;
   /** The run's logger once made (run() logs a fatal error through it). */
