@@ -58,6 +58,21 @@ interface Store {
 
 const DIMS = 'window_start, src_app, dst_app, src_region, dst_region, src_az, dst_az, protocol, dstport, action, src_reason, dst_reason';
 
+/** Runs dredge and sends SIGTERM `delayMs` after its stderr first matches `line`; the exit code and stderr. */
+function termWhen(args: string[], line: RegExp, delayMs: number): Promise<{ code: number | null; stderr: string }> {
+  const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  let sent = false;
+  p.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (!sent && line.test(stderr)) {
+      sent = true;
+      setTimeout(() => p.kill('SIGTERM'), delayMs);
+    }
+  });
+  return new Promise((resolve) => p.on('exit', (code) => resolve({ code, stderr })));
+}
+
 async function store(db: string): Promise<Store> {
   const inst = await DuckDBInstance.create(db, { access_mode: 'READ_ONLY' });
   const con = await inst.connect();
@@ -173,15 +188,8 @@ test('SIGTERM stops an unbounded generated run: what was emitted is flushed and 
   const db = join(dir, 'unbounded.duckdb');
   // Unbounded is a long run: the operations listener is on (a free port here), and its line on stderr
   // says the run is reading (signal handlers in place).
-  const p = spawn(process.execPath, [BIN, 'run', '--generate', '--rate', '20000', '--seed', '6', '--db', db, '--ops-listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
-  p.stderr.on('data', (d: Buffer) => {
-    const started = /metrics and health at/.test(stderr);
-    stderr += d.toString();
-    if (!started && /metrics and health at/.test(stderr)) setTimeout(() => p.kill('SIGTERM'), 1000);
-  });
-  assert.equal(await exited, 0, stderr);
+  const { code, stderr } = await termWhen(['run', '--generate', '--rate', '20000', '--seed', '6', '--db', db, '--ops-listen', '127.0.0.1:0'], /metrics and health at/, 1000);
+  assert.equal(code, 0, stderr);
   const s = summary(stderr);
   assert.ok(s.records > 0, stderr);
   const st = await store(db);
@@ -191,16 +199,9 @@ test('SIGTERM stops an unbounded generated run: what was emitted is flushed and 
 
 test('SIGTERM while the run starts (before it reads) is kept and acted on: a clean stop, exit 0, not 143', async () => {
   const db = join(dir, 'early.duckdb');
-  const p = spawn(process.execPath, [BIN, 'run', '--generate', '--rate', '20000', '--seed', '7', '--db', db, '--ops-listen', 'off'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
-  p.stderr.on('data', (d: Buffer) => {
-    const before = /starting:/.test(stderr);
-    stderr += d.toString();
-    // The start line comes before the inventory is built and the store opened: the signal lands in that.
-    if (!before && /starting:/.test(stderr)) p.kill('SIGTERM');
-  });
-  assert.equal(await exited, 0, stderr);
+  // The start line comes before the inventory is built and the store opened: the signal lands in that.
+  const { code, stderr } = await termWhen(['run', '--generate', '--rate', '20000', '--seed', '7', '--db', db, '--ops-listen', 'off'], /starting:/, 0);
+  assert.equal(code, 0, stderr);
   assert.match(stderr, /SIGTERM: finishing the batches in flight/);
   assert.ok(summary(stderr).records < 20_000, stderr);
 });
