@@ -198,15 +198,21 @@ export function allocate(counts: Counts, generation: number): Views {
   return openViews(sab, new SharedArrayBuffer(coldBytes));
 }
 
+/** The Int32 header of `byteLength` bytes of index (read by `header()`), once its length, magic and layout version check out. */
+function checkedHeader(byteLength: number, header: () => Int32Array): Int32Array {
+  if (byteLength < HEADER_BYTES + F64_HEADER_BYTES) throw new DredgeError('DREDGE_ERR_INDEX', `index is ${byteLength} bytes, shorter than its header; not a dredge index`);
+  const h = header();
+  if (h[H_MAGIC] !== MAGIC) throw new DredgeError('DREDGE_ERR_INDEX', 'not a dredge index (bad magic); build one with `dredge index build`');
+  if (h[H_LAYOUT_VERSION] !== LAYOUT_VERSION) throw new DredgeError('DREDGE_ERR_INDEX', `index layout version ${h[H_LAYOUT_VERSION]} is not ${LAYOUT_VERSION}; rebuild it with this dredge (\`dredge index build\`)`);
+  return h;
+}
+
 /**
  * Typed views over a generation; validates magic, version, lengths and every section's bounds. Without
  * the cold buffer (a worker's view) the cold sections are empty: lookups work, `explain` does not.
  */
 export function openViews(buf: SharedArrayBuffer | ArrayBuffer, cold: ArrayBuffer | SharedArrayBuffer | null = null): Views {
-  if (buf.byteLength < HEADER_BYTES + F64_HEADER_BYTES) throw new DredgeError('DREDGE_ERR_INDEX', `index is ${buf.byteLength} bytes, shorter than its header; not a dredge index`);
-  const header = new Int32Array(buf, 0, HEADER_BYTES / 4);
-  if (header[H_MAGIC] !== MAGIC) throw new DredgeError('DREDGE_ERR_INDEX', 'not a dredge index (bad magic); build one with `dredge index build`');
-  if (header[H_LAYOUT_VERSION] !== LAYOUT_VERSION) throw new DredgeError('DREDGE_ERR_INDEX', `index layout version ${header[H_LAYOUT_VERSION]} is not ${LAYOUT_VERSION}; rebuild it with this dredge (\`dredge index build\`)`);
+  const header = checkedHeader(buf.byteLength, () => new Int32Array(buf, 0, HEADER_BYTES / 4));
   if (header[H_BYTE_LENGTH] !== buf.byteLength) throw new DredgeError('DREDGE_ERR_INDEX', `index header says ${header[H_BYTE_LENGTH]} bytes but the buffer has ${buf.byteLength}; the file is truncated or damaged`);
   if (cold !== null && header[H_COLD_BYTES] !== cold.byteLength) throw new DredgeError('DREDGE_ERR_INDEX', `index header says ${header[H_COLD_BYTES]} bytes of explain data but there are ${cold.byteLength}; the file is truncated or damaged`);
   const v = { sab: buf, cold, header, f64: new Float64Array(buf, HEADER_BYTES, F64_HEADER_BYTES / 8) } as Partial<Views> as Record<string, unknown>;
@@ -224,11 +230,8 @@ export function openViews(buf: SharedArrayBuffer | ArrayBuffer, cold: ArrayBuffe
 
 /** Splits index file bytes (hot buffer, then cold) and checks their lengths. */
 export function splitIndexBytes(bytes: Uint8Array): { hot: Uint8Array; cold: Uint8Array } {
-  if (bytes.byteLength < HEADER_BYTES + F64_HEADER_BYTES) throw new DredgeError('DREDGE_ERR_INDEX', `index is ${bytes.byteLength} bytes, shorter than its header; not a dredge index`);
   // A copy (a Node Buffer's slice is a view into a shared pool, so its .buffer is not these bytes).
-  const header = new Int32Array(new Uint8Array(bytes.subarray(0, HEADER_BYTES)).buffer);
-  if (header[H_MAGIC] !== MAGIC) throw new DredgeError('DREDGE_ERR_INDEX', 'not a dredge index (bad magic); build one with `dredge index build`');
-  if (header[H_LAYOUT_VERSION] !== LAYOUT_VERSION) throw new DredgeError('DREDGE_ERR_INDEX', `index layout version ${header[H_LAYOUT_VERSION]} is not ${LAYOUT_VERSION}; rebuild it with this dredge (\`dredge index build\`)`);
+  const header = checkedHeader(bytes.byteLength, () => new Int32Array(new Uint8Array(bytes.subarray(0, HEADER_BYTES)).buffer));
   const hot = header[H_BYTE_LENGTH] as number;
   const cold = header[H_COLD_BYTES] as number;
   if (hot < HEADER_BYTES + F64_HEADER_BYTES || cold < 0 || hot + cold !== bytes.byteLength) throw new DredgeError('DREDGE_ERR_INDEX', `index header says ${hot} + ${cold} bytes but the file has ${bytes.byteLength}; the file is truncated or damaged`);
