@@ -1,18 +1,21 @@
 // `bench index`: the time-aware IP index (src/index/).
 //   1. batch lookups (IndexView.lookupColumn over typed arrays, one core) on 100k prefixes carrying
-//      1M ownership intervals, with Zipf-skewed and uniform addresses; beside the same
+//      1M ownership intervals, with Zipf-skewed and uniform addresses: the WebAssembly lookup (what
+//      runs), its JS twin, and the same passes in C over the same generation's bytes
+//      (bench/index/lookup-ref.c, the same-run yardstick; checksums must agree); beside the same
 //      longest-prefix lookups done with the ip-cidr package (bucketed by /16 so it scans only the
 //      candidates that can match, and without the time dimension: it is there for scale)
 //   2. freeze of a 1M-prefix generation (1M scattered /32s, one interval each)
 //   3. memory: 1M prefixes × 10 live generations as a pipeline holds them (RSS and buffer bytes)
 //   4. the churn simulation (bench/index/churn-sim.ts): misattribution of the index vs a naive
 //      latest-owner map, and a stress variant outside the loss model
-// Guards are same-run ratios: index lookups vs ip-cidr, and lookups on the 1M-prefix generation vs
-// the 100k one. `--quick` shrinks every size for CI.
+// Guards are same-run ratios: the WebAssembly lookup vs C on the same generation, index lookups vs
+// ip-cidr, and lookups on the 1M-prefix generation vs the 100k one. `--quick` shrinks every size for CI.
 
 import IPCIDR from 'ip-cidr';
 import { IndexBuilder } from '../../src/index/builder.js';
 import { IndexView } from '../../src/index/lookup.js';
+import { cLookupUnavailable, prepareCLookup } from './c-lookup.js';
 import { formatIPv4 } from '../../src/parse/ip.js';
 import { Rng } from '../../src/sources/generator/traffic.js';
 import type { BenchOptions, GuardResult, ScenarioResult } from '../run.js';
@@ -122,23 +125,52 @@ export async function run(opts: BenchOptions): Promise<ScenarioResult> {
   const notes: string[] = [];
   const span = 2 * 3600;
 
-  // 1. Lookups on 100k prefixes × 10 intervals.
+  // 1. Lookups on 100k prefixes × 10 intervals: WebAssembly, JS and C taken in turn, best of three each.
   const nPrefixes = q ? 20_000 : 100_000;
   const per = 10;
   const w = buildWorkload(nPrefixes, per, 1, span);
   const nProbe = q ? 200_000 : 1_000_000;
   const passes = q ? 3 : 10;
-  const skew = probes(w, nProbe, true, 2, span);
-  const unif = probes(w, nProbe, false, 3, span);
-  const rs = lookupRate(w.view, skew, passes);
-  const ru = lookupRate(w.view, unif, passes);
-  const ipc = ipCidrRate(w, unif, q ? 2_000 : 20_000);
+  const jsView = new IndexView(w.view.memory, null, { engine: 'js' });
   const shape = `${w.prefixes.length} prefixes (90% /32, 9% /24, 1% /16 in 10/8), ${w.intervals} intervals, ${nProbe} lookups × ${passes} passes, times over ${span / 3600} h`;
-  rows.push({ case: 'batch lookup, Zipf-skewed addresses', workload: shape, 'lookups/s': Math.round(rs.perSec), 'ns/lookup': (1e9 / rs.perSec).toFixed(1) });
-  rows.push({ case: 'batch lookup, uniform addresses', workload: shape, 'lookups/s': Math.round(ru.perSec), 'ns/lookup': (1e9 / ru.perSec).toFixed(1) });
+  let unifWasm = 0;
+  let unifC = 0;
+  let cWhy = '';
+  for (const [label, skewed, seed] of [['Zipf-skewed', true, 2], ['uniform', false, 3]] as const) {
+    const pr = probes(w, nProbe, skewed, seed, span);
+    const c = prepareCLookup(w.view, pr.addr, pr.t, label);
+    let wasm = { perSec: 0, checksum: 0 };
+    let js = { perSec: 0, checksum: 0 };
+    let cr = { perSec: 0, checksum: 0 };
+    for (let k = 0; k < 3; k++) {
+      const a = lookupRate(w.view, pr, passes);
+      if (a.perSec > wasm.perSec) wasm = a;
+      const b = lookupRate(jsView, pr, passes);
+      if (b.perSec > js.perSec) js = b;
+      if (c !== null) {
+        const x = c.run(passes);
+        if (x.perSec > cr.perSec) cr = x;
+      }
+    }
+    c?.dispose();
+    if (js.checksum !== wasm.checksum) throw new Error(`bench index: the JS lookup's checksum ${js.checksum} differs from the WebAssembly lookup's ${wasm.checksum}`);
+    if (c !== null && cr.checksum !== wasm.checksum) throw new Error(`bench index: the C lookup's checksum ${cr.checksum} differs from the WebAssembly lookup's ${wasm.checksum}: not the same job`);
+    rows.push({ case: `batch lookup (WebAssembly), ${label} addresses`, workload: shape, 'lookups/s': Math.round(wasm.perSec), 'ns/lookup': (1e9 / wasm.perSec).toFixed(1), '÷ C': c === null ? '-' : (wasm.perSec / cr.perSec).toFixed(2) });
+    rows.push({ case: `batch lookup (JS path), ${label} addresses`, workload: 'same', 'lookups/s': Math.round(js.perSec), 'ns/lookup': (1e9 / js.perSec).toFixed(1), '÷ C': c === null ? '-' : (js.perSec / cr.perSec).toFixed(2) });
+    if (c !== null) rows.push({ case: `batch lookup (C, the same passes), ${label} addresses`, workload: 'same generation bytes, same probes', 'lookups/s': Math.round(cr.perSec), 'ns/lookup': (1e9 / cr.perSec).toFixed(1), '÷ C': '1.00' });
+    else cWhy = cLookupUnavailable();
+    if (!skewed) {
+      unifWasm = wasm.perSec;
+      unifC = cr.perSec;
+    }
+    notes.push(`${label}: checksums WebAssembly ${wasm.checksum}, JS ${js.checksum}${c === null ? '' : `, C ${cr.checksum}`}`);
+  }
+  const ipc = ipCidrRate(w, probes(w, nProbe, false, 3, span), q ? 2_000 : 20_000);
   rows.push({ case: 'ip-cidr contains(), /16-bucketed LPM, no time', workload: `same prefixes, ${q ? 2_000 : 20_000} uniform addresses`, 'lookups/s': Math.round(ipc.perSec), 'ns/lookup': (1e9 / ipc.perSec).toFixed(1) });
-  guards.push({ name: 'index batch lookups ≥ 100× ip-cidr', ok: ru.perSec >= 100 * ipc.perSec, detail: `${(ru.perSec / ipc.perSec).toFixed(0)}× (uniform)` });
-  notes.push(`100k-prefix generation: ${mb(w.bytes)}, froze in ${w.freezeMs.toFixed(0)} ms; checksums ${rs.checksum} ${ru.checksum}`);
+  if (unifC > 0) guards.push({ name: 'index batch lookups (WebAssembly) ≥ 0.75× the same lookup in C', ok: unifWasm >= 0.75 * unifC, detail: `${(unifWasm / unifC).toFixed(2)}× (uniform)` });
+  else notes.push(`no C yardstick: ${cWhy}`);
+  guards.push({ name: 'index batch lookups ≥ 100× ip-cidr', ok: unifWasm >= 100 * ipc.perSec, detail: `${(unifWasm / ipc.perSec).toFixed(0)}× (uniform)` });
+  notes.push(`100k-prefix generation: ${mb(w.bytes)}, froze in ${w.freezeMs.toFixed(0)} ms`);
 
   // 2. Freeze of a 1M-prefix generation, 3. memory of 10 live generations.
   const big = q ? 100_000 : 1_000_000;
@@ -157,9 +189,9 @@ export async function run(opts: BenchOptions): Promise<ScenarioResult> {
   seen.clear();
   for (const a of hosts) b.addEvent({ time: T0 + rng.int(600), type: 'assign', cidr: formatIPv4(a), meta: { app: `app${rng.int(20_000)}` } });
   // Ten live generations as a running pipeline holds them: batches in flight keep each generation's
-  // lookup buffer (the hot SharedArrayBuffer the workers read); the main thread keeps the newest
+  // hot part (the shared memory the workers read); the main thread keeps the newest
   // generation whole (its explain data too) and the builder.
-  const lookupBuffers: (SharedArrayBuffer | ArrayBuffer)[] = [];
+  const lookupParts: WebAssembly.Memory[] = [];
   let newest: IndexView | null = null;
   const freezeMs: number[] = [];
   let bytes = 0;
@@ -170,20 +202,20 @@ export async function run(opts: BenchOptions): Promise<ScenarioResult> {
     freezeMs.push(stats.freezeMs);
     bytes += stats.bytes;
     lookupBytes += stats.lookupBytes;
-    lookupBuffers.push(view.buffer);
+    lookupParts.push(view.memory);
     newest = view;
   }
   global.gc?.();
   const rss1 = process.memoryUsage().rss;
   const last = newest as IndexView;
   // Lookups through a worker's kind of view: the lookup buffer alone.
-  const hotView = new IndexView(lookupBuffers[9] as SharedArrayBuffer);
+  const hotView = new IndexView(lookupParts[9] as WebAssembly.Memory);
   const bigProbe = probes({ ...w, view: last, prefixes: hosts.slice(0, 100_000).map((addr) => ({ addr, len: 32 })) }, nProbe, false, 4, 900);
   const rb = lookupRate(hotView, bigProbe, passes);
   rows.push({ case: `freeze, ${big} scattered /32s`, workload: `${big} prefixes, ~${big} intervals; first freeze / mean of next 9 (1% of prefixes changed each)`, 'lookups/s': '-', 'ns/lookup': '-', ms: `${(freezeMs[0] as number).toFixed(0)} / ${(freezeMs.slice(1).reduce((a, x) => a + x, 0) / 9).toFixed(0)}` });
   rows.push({ case: `memory, ${big} prefixes × 10 generations`, workload: 'as a pipeline holds them: the lookup buffers of all 10, the newest one whole, the builder', 'lookups/s': '-', 'ns/lookup': '-', ms: '-', memory: `RSS +${mb(rss1 - rss0)}; lookup buffers ${mb(lookupBytes)} (${mb(lookupBytes / 10)}/generation; whole with explain data ${mb(bytes / 10)})` });
   rows.push({ case: `batch lookup on the ${big}-prefix generation`, workload: `${nProbe} uniform addresses × ${passes}`, 'lookups/s': Math.round(rb.perSec), 'ns/lookup': (1e9 / rb.perSec).toFixed(1) });
-  guards.push({ name: `lookups on ${big} prefixes within 3× of ${nPrefixes}`, ok: rb.perSec * 3 >= ru.perSec, detail: `${(ru.perSec / rb.perSec).toFixed(2)}× slower` });
+  guards.push({ name: `lookups on ${big} prefixes within 3× of ${nPrefixes}`, ok: rb.perSec * 3 >= unifWasm, detail: `${(unifWasm / rb.perSec).toFixed(2)}× slower` });
   if (global.gc === undefined) notes.push('run node with --expose-gc for steadier RSS figures');
 
   // 4. Churn simulation.

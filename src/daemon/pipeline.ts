@@ -242,7 +242,6 @@ export class Pipeline {
   }
 
   private contextFor(index: IndexView, fields: string | undefined): TaskContext {
-    if (!(index.buffer instanceof SharedArrayBuffer)) throw new DredgeError('DREDGE_ERR_CONFIG', 'the pipeline needs an index generation in a SharedArrayBuffer (IndexBuilder.freeze or openIndexBytes gives one)');
     const { projSrc, projDst } = this.projector.project(index);
     const prev = this.ctx as TaskContext | undefined;
     this.stats.generation = index.generation;
@@ -253,7 +252,7 @@ export class Pipeline {
       ...(fields !== undefined ? { fields } : prev?.fields !== undefined ? { fields: prev.fields } : {}),
       generationId: (prev?.generationId ?? 0) + 1,
       heartbeats: this.onHeartbeats !== undefined,
-      index: index.buffer,
+      index: index.memory,
       projSrc,
       projDst,
     };
@@ -271,7 +270,7 @@ export class Pipeline {
 
   /** The index generation batches are dispatched with now, and its size. */
   get index(): { generation: number; bytes: number } {
-    return { generation: this.stats.generation, bytes: this.ctx.index.byteLength };
+    return { generation: this.stats.generation, bytes: this.ctx.index.buffer.byteLength };
   }
 
   /** Newest flow `start` seen minus the allowed lateness (the index's retention counts back from it). */

@@ -12,8 +12,9 @@ import { DredgeError } from '../errors.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
 import { parseIpString } from '../parse/ip.js';
 import { ScratchArrays } from '../typed.js';
-import { allocate, type Counts, F_BUILT_AT_MS, F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, sectionBytes, SRC_AWS, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT, TL_KEY_LIM, tlKeyOf } from './layout.js';
+import { allocate, type Counts, F_BUILT_AT_MS, F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, sectionBytes, SLOT_LIST, SLOT_PREFIX, SRC_AWS, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT, TL_KEY_LIM } from './layout.js';
 import { IndexView, RESULT_CONFLICT } from './lookup.js';
+import { placeBlocks, writeRangeBlocks, writeTimelines } from './blocks.js';
 import { flattenTimelines } from './flatten.js';
 import { type MetaInput, MetaInterner } from './meta.js';
 import { maskedV4, maskedV6, type Prefix, prefixKey, readWord, requirePrefix } from './prefix.js';
@@ -463,6 +464,7 @@ export class IndexBuilder {
     l4Lists.push(0);
     l6Lists.push(0);
     const root4 = buildV4Trie(r4.starts, r4.pfx, r4.count, 0, nodes, l4Start, l4Pfx, l4Lists);
+    const v4NodesEnd = nodes.n;
     const root6 = buildV6Trie(r6.starts, r6.pfx, P4, nodes, l6Start, l6Pfx, l6Lists);
 
     const metaBytes = this.meta.encode();
@@ -485,14 +487,15 @@ export class IndexBuilder {
       const x = tl.start[k] as number;
       if (x !== -Infinity && (x !== Math.floor(x) || x - origin <= -TL_KEY_LIM + 2 || x - origin >= TL_KEY_LIM)) keysExact = false;
     }
+    const tlAt = sc.take('tlAt', Int32Array, P);
+    const rangeAt = sc.take('rangeAt', Int32Array, Math.max(1, l4Lists.n - 1));
+    const blockWords = placeBlocks(l4Lists.a, l4Lists.n - 1, l4Pfx.a, tl.idx, len4, P, rangeAt, tlAt);
     const counts: Counts = {
       nodes: nodes.n,
-      v4List: l4Start.n * 2,
-      v4Lists: l4Lists.n,
       v6Start: l6Start.n,
-      v6Pfx: l6Pfx.n,
+      v6Ref: l6Pfx.n,
       v6Lists: l6Lists.n,
-      pfxTl: P + 1,
+      pfxTl: P,
       pfxIv: P + 1,
       pfxParent: P,
       pfxLen: P,
@@ -501,7 +504,8 @@ export class IndexBuilder {
       iv: I * 3,
       ivOrigin: I * 2,
       ivSrc: I,
-      tlKey: tl.count * 2,
+      tl: blockWords,
+      tlEntry: keysExact ? 0 : P,
       tlStart: keysExact ? 0 : tl.count,
       meta: metaBytes.length,
     };
@@ -516,24 +520,28 @@ export class IndexBuilder {
     v.f64[F_CUTOFF] = cutoff;
     v.f64[F_KNOWN_UNTIL] = knownUntil;
     v.f64[F_BUILT_AT_MS] = Date.now();
-    v.nodes.set(nodes.a.subarray(0, nodes.n));
-    for (let k = 0; k < l4Start.n; k++) {
-      v.v4List[2 * k] = l4Start.a[k] as number;
-      v.v4List[2 * k + 1] = (l4Pfx.a[k] as number) + 1;
+    // Trie leaves, range blocks and IPv6 ranges name timeline blocks directly (layout.ts "timeline ref").
+    const refOf = (p: number): number => (p < 0 ? 0 : (tlAt[p] as number) + 1);
+    for (let k = 0; k < nodes.n; k++) {
+      const slot = nodes.a[k] as number;
+      const kind = slot & 3;
+      if (kind === SLOT_PREFIX) v.nodes[k] = (refOf((slot >>> 2) - 1) << 2) | SLOT_PREFIX;
+      else if (kind === SLOT_LIST && k < v4NodesEnd) v.nodes[k] = ((rangeAt[slot >>> 2] as number) << 2) | SLOT_LIST;
+      else v.nodes[k] = slot;
     }
-    v.v4Lists.set(l4Lists.a.subarray(0, l4Lists.n));
+    writeRangeBlocks(new Uint32Array(v.tl.buffer, v.tl.byteOffset, v.tl.length), l4Start.a, l4Pfx.a, l4Lists.a, l4Lists.n - 1, rangeAt, refOf);
     v.v6Start.set(l6Start.a.subarray(0, l6Start.n));
-    v.v6Pfx.set(l6Pfx.a.subarray(0, l6Pfx.n));
+    for (let k = 0; k < l6Pfx.n; k++) v.v6Ref[k] = refOf(l6Pfx.a[k] as number);
     v.v6Lists.set(l6Lists.a.subarray(0, l6Lists.n));
     v.pfxIv.set(pfxIv.subarray(0, P + 1));
-    v.pfxTl.set(tl.idx.subarray(0, P + 1));
+    v.pfxTl.set(tlAt.subarray(0, P));
     v.pfxParent.set(parent.subarray(0, P));
     v.f64[F_TL_ORIGIN] = origin;
-    if (!keysExact) v.tlStart.set(tl.start);
-    for (let k = 0; k < tl.count; k++) {
-      v.tlKey[2 * k] = tlKeyOf(tl.start[k] as number, origin);
-      v.tlKey[2 * k + 1] = tl.res[k] as number;
+    if (!keysExact) {
+      v.tlStart.set(tl.start);
+      v.tlEntry.set(tl.idx.subarray(0, P));
     }
+    writeTimelines(v.tl, tl, tlAt, P, origin);
     v.pfxLen.set(len4);
     v.pfxAddr4.set(addr4);
     for (let i = 0; i < P6; i++) {
@@ -557,7 +565,7 @@ export class IndexBuilder {
       v.ivSrc[i] = ivSrcs[i] as number;
     }
     v.meta.set(metaBytes);
-    const view = new IndexView(v.sab, v.cold);
+    const view = new IndexView(v.memory as WebAssembly.Memory, v.cold);
     const secs = sectionBytes(v);
     return {
       view,

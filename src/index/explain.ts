@@ -3,17 +3,15 @@
 // which evidence (file:line, source kind). Also: opening an index from bytes, and a summary.
 
 import { formatIPv4, parseIpString } from '../parse/ip.js';
-import { F_BUILT_AT_MS, sectionBytes, splitIndexBytes, SRC_AWS, SRC_CONFLICT, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT } from './layout.js';
+import { F_BUILT_AT_MS, hotMemory, sectionBytes, splitIndexBytes, SRC_AWS, SRC_CONFLICT, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT } from './layout.js';
 import { IndexView, REASONS, RESULT_CONFLICT } from './lookup.js';
 import { formatPrefix, readWord } from './prefix.js';
 import { formatTime } from './load/time.js';
 
-/** Opens index bytes (an `index.bin` file's contents): the hot part copied into a new SharedArrayBuffer, the explain data into an ArrayBuffer. */
+/** Opens index bytes (an `index.bin` file's contents): the hot part copied into a new shared WebAssembly.Memory, the explain data into an ArrayBuffer. */
 export function openIndexBytes(bytes: Uint8Array): IndexView {
   const { hot, cold } = splitIndexBytes(bytes);
-  const sab = new SharedArrayBuffer(hot.byteLength);
-  new Uint8Array(sab).set(hot);
-  return new IndexView(sab, new Uint8Array(cold).buffer);
+  return new IndexView(hotMemory(hot), new Uint8Array(cold).buffer);
 }
 
 export function sourceNames(src: number): string[] {

@@ -1,36 +1,41 @@
 // The one module that owns every offset of a frozen index generation (DESIGN.md §3). A generation is
 // two buffers (and, byte for byte, an `index.bin` file is the first followed by the second):
 //
-//   hot   a SharedArrayBuffer: what a lookup reads, shared with every worker
+//   hot   a shared WebAssembly.Memory (its buffer a SharedArrayBuffer): what a lookup reads, shared
+//         with every worker, which runs the WebAssembly lookup (native-free-wasm/assembly/lookup.ts)
+//         over it in place. Past the layout's bytes it has SCRATCH_SLOTS scratch slots, where a thread
+//         holding one passes a chunk of rows in and gets their results back (not part of the file)
 //   cold  a buffer only the thread that froze or loaded it holds (a SharedArrayBuffer when frozen,
 //         for V8's accounting, typed.ts offHeap; never sent to a worker): what only `explain` (dredge
 //         index inspect) and the reference walk read. The generations that batches in flight keep
 //         alive cost their hot part only (1M /32s: 75 → ~30 MiB each)
 //
-// The hot buffer:
+// The hot part:
 //   [0, 256)    Int32 header slots, named by H_* below: magic, layout version, generation, byte
-//               lengths of both buffers, trie roots, counts, then a section table of (byte offset in
-//               its own buffer, element count) for every section, hot and cold
+//               lengths of both parts, trie roots, counts, then a section table of (byte offset in
+//               its own part, element count) for every section, hot and cold
 //   [256, 320)  Float64 header slots, named by F_* below: newest evidence time, retention cutoff,
 //               known-until time, build wall-clock time, timeline key origin
-//   [320, …)    the hot sections in SECTIONS order, each 8-byte aligned:
+//   [320, …)    the hot sections in SECTIONS order, each 64-byte (cache line) aligned:
 //     nodes       Int32    trie slots; a node is 2^stride consecutive slots (v4 and v6 tries share it)
-//     v4List      Uint32   IPv4 range lists, 2 words per range: first address, deepest prefix
-//                          covering it + 1 (0 none); interleaved so a probe touches one cache line
-//     v4Lists     Int32    list i is ranges [v4Lists[i], v4Lists[i+1])
 //     v6Start     Uint32   IPv6 range lists: 4 big-endian words per range
-//     v6Pfx       Int32
-//     v6Lists     Int32
-//     pfxTl       Int32    P + 1: prefix p's flattened timeline is entries [pfxTl[p], pfxTl[p+1])
-//     tlKey       Int32    flattened timelines (flatten.ts), 2 per entry: the span start's integer
-//                          key (tlKeyOf), the span's result (record id, RESULT_CONFLICT, RESULT_GAP) of
+//     v6Ref       Int32    the timeline ref of each IPv6 range
+//     v6Lists     Int32    IPv6 list i is ranges [v6Lists[i], v6Lists[i+1])
+//     pfxTl       Int32    P: prefix p's timeline block (word offset in tl)
+//     tl          Int32    the lookup's blocks (blocks.ts places them):
+//                          a timeline block per prefix, [n, prefix id, keys[n], results[n]]: the
+//                          prefix's flattened timeline (flatten.ts), each span start's integer key
+//                          (tlKeyOf) and the span's result (record id, RESULT_CONFLICT, RESULT_GAP) of
 //                          "the longest prefix with an owner at t, else its parent…", resolved at
-//                          freeze. Before a timeline's first start, and at t = +Infinity or NaN, the
-//                          result is RESULT_GAP. Keys and results interleaved: 8 entries per cache line.
-//     tlStart     Float64  the exact span starts (sorted per prefix): the keys order every start
-//                          against every query except within the query's own second, which these
-//                          decide. Empty when the keys are exact: every start a whole second, none
-//                          clamped
+//                          freeze. Before the first start, and at t = +Infinity or NaN, the result is
+//                          RESULT_GAP;
+//                          an IPv4 range block per SLOT_LIST slot, [m, first addresses[m] (Uint32),
+//                          timeline refs[m]]: the ranges that slot's block of addresses splits into.
+//                          A block of ≤ 16 words never crosses a cache line, one of ≤ 32 never two
+//     tlEntry     Int32    P: prefix p's first span in the global span order of tlStart; empty with it
+//     tlStart     Float64  the exact span starts: the keys order every start against every query
+//                          except within the query's own second, which these decide. Empty when the
+//                          keys are exact: every start a whole second, none clamped
 //     meta        Uint8    the FlatBuffers MetaTable (meta.ts)
 // The cold buffer (no header; its sections from offset 0, 8-byte aligned):
 //     pfxIv       Int32    P + 1: prefix p's own intervals are [pfxIv[p], pfxIv[p+1])
@@ -45,15 +50,16 @@
 //                          naming the evidence that started it
 //     ivSrc       Uint8    SRC_* bits of the evidence that produced it
 //
+// A timeline ref is a timeline block's word offset in tl + 1; 0: no prefix covers the address.
 // Trie slot encoding (Int32): low 2 bits the kind, the rest the payload:
-//   SLOT_PREFIX  payload = prefix id + 1 (0: no prefix covers this block)
+//   SLOT_PREFIX  payload = timeline ref of every address of the slot's block
 //   SLOT_NODE    payload = offset in `nodes` of a child node (stride 8)
-//   SLOT_LIST    payload = range list index (binary-searched)
+//   SLOT_LIST    payload = IPv4: word offset of a range block in tl; IPv6: v6 list index (binary-searched)
 
 import { DredgeError } from '../errors.js';
 
 export const MAGIC = 0x44524958; // "DRIX"
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 export const HEADER_BYTES = 256;
 export const F64_HEADER_BYTES = 64;
@@ -112,13 +118,12 @@ type Elem = 'i32' | 'u32' | 'u8' | 'f64';
 type Part = 'hot' | 'cold';
 const SECTIONS = [
   ['nodes', 'i32', 'hot'],
-  ['v4List', 'u32', 'hot'],
-  ['v4Lists', 'i32', 'hot'],
   ['v6Start', 'u32', 'hot'],
-  ['v6Pfx', 'i32', 'hot'],
+  ['v6Ref', 'i32', 'hot'],
   ['v6Lists', 'i32', 'hot'],
   ['pfxTl', 'i32', 'hot'],
-  ['tlKey', 'i32', 'hot'],
+  ['tl', 'i32', 'hot'],
+  ['tlEntry', 'i32', 'hot'],
   ['tlStart', 'f64', 'hot'],
   ['meta', 'u8', 'hot'],
   ['pfxIv', 'i32', 'cold'],
@@ -135,20 +140,21 @@ export type SectionName = (typeof SECTIONS)[number][0];
 const ELEM_BYTES: Record<Elem, number> = { i32: 4, u32: 4, u8: 1, f64: 8 };
 
 export interface Views {
-  /** The hot buffer (what workers get). */
+  /** The hot part as a shared WebAssembly.Memory (what workers get), or null for a plain buffer (hotMemory copies one in). */
+  memory: WebAssembly.Memory | null;
+  /** The hot part's buffer (the memory's, when there is one). */
   sab: SharedArrayBuffer | ArrayBuffer;
   /** The cold buffer, or null in a view opened from the hot buffer alone (a worker's). */
   cold: ArrayBuffer | SharedArrayBuffer | null;
   header: Int32Array;
   f64: Float64Array;
   nodes: Int32Array;
-  v4List: Uint32Array;
-  v4Lists: Int32Array;
   v6Start: Uint32Array;
-  v6Pfx: Int32Array;
+  v6Ref: Int32Array;
   v6Lists: Int32Array;
   pfxTl: Int32Array;
-  tlKey: Int32Array;
+  tl: Int32Array;
+  tlEntry: Int32Array;
   tlStart: Float64Array;
   meta: Uint8Array;
   pfxIv: Int32Array;
@@ -168,7 +174,7 @@ export function planLayout(counts: Counts): { offsets: Record<SectionName, numbe
   const at: Record<Part, number> = { hot: HEADER_BYTES + F64_HEADER_BYTES, cold: 0 };
   const offsets = {} as Record<SectionName, number>;
   for (const [name, elem, part] of SECTIONS) {
-    at[part] = (at[part] + 7) & ~7;
+    at[part] = part === 'hot' ? (at[part] + 63) & ~63 : (at[part] + 7) & ~7;
     offsets[name] = at[part];
     at[part] += counts[name] * ELEM_BYTES[elem];
   }
@@ -178,10 +184,47 @@ export function planLayout(counts: Counts): { offsets: Record<SectionName, numbe
   return { offsets, byteLength, coldBytes };
 }
 
-/** Allocates a generation (hot SharedArrayBuffer, cold ArrayBuffer) and writes the header's layout part; the caller fills the sections. */
+/**
+ * Scratch slots past the hot layout (not in the file): a thread doing a batch lookup takes a free slot
+ * (an Int32 flag per slot, compare-and-swap), copies a chunk of LOOKUP_CHUNK rows in, runs the
+ * WebAssembly lookup on it and copies the results out. With every slot taken the lookup runs in JS.
+ * Slot layout, as native-free-wasm/assembly/lookup.ts reads it: t f64 | addr u32 | st i32 | tq i32 |
+ * out i32 | fam u8, LOOKUP_CHUNK of each.
+ */
+export const LOOKUP_CHUNK = 256;
+export const SCRATCH_SLOTS = 16;
+export const SLOT_BYTES = 25 * LOOKUP_CHUNK;
+export const SLOT_T = 0;
+export const SLOT_ADDR = 8 * LOOKUP_CHUNK;
+export const SLOT_OUT = 20 * LOOKUP_CHUNK;
+export const SLOT_FAM = 24 * LOOKUP_CHUNK;
+/** Byte offset of the scratch region (its flags, then the slots) after `hotBytes` of layout. */
+export function scratchAt(hotBytes: number): number {
+  return (hotBytes + 63) & ~63;
+}
+const SCRATCH_BYTES = 64 + SCRATCH_SLOTS * SLOT_BYTES;
+const PAGE = 65536;
+
+function newHotMemory(hotBytes: number): WebAssembly.Memory {
+  const pages = Math.ceil((scratchAt(hotBytes) + SCRATCH_BYTES) / PAGE);
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+}
+
+/** The hot part of an index (e.g. read from a file) copied into a new shared WebAssembly.Memory with its scratch slots. */
+export function hotMemory(hot: Uint8Array): WebAssembly.Memory {
+  const header = checkedHeader(hot.byteLength, () => new Int32Array(new Uint8Array(hot.subarray(0, HEADER_BYTES)).buffer));
+  const n = header[H_BYTE_LENGTH] as number;
+  if (n < HEADER_BYTES + F64_HEADER_BYTES || n > hot.byteLength) throw new DredgeError('DREDGE_ERR_INDEX', `index header says ${n} bytes but the buffer has ${hot.byteLength}; the file is truncated or damaged`);
+  const memory = newHotMemory(n);
+  new Uint8Array(memory.buffer).set(hot.subarray(0, n));
+  return memory;
+}
+
+/** Allocates a generation (hot shared WebAssembly.Memory, cold buffer) and writes the header's layout part; the caller fills the sections. */
 export function allocate(counts: Counts, generation: number): Views {
   const { offsets, byteLength, coldBytes } = planLayout(counts);
-  const sab = new SharedArrayBuffer(byteLength);
+  const memory = newHotMemory(byteLength);
+  const sab = memory.buffer;
   const header = new Int32Array(sab, 0, HEADER_BYTES / 4);
   header[H_MAGIC] = MAGIC;
   header[H_LAYOUT_VERSION] = LAYOUT_VERSION;
@@ -195,7 +238,7 @@ export function allocate(counts: Counts, generation: number): Views {
     header[H_SECTION_TABLE + 2 * s + 1] = counts[name];
   });
   // Not shared with anyone: a SharedArrayBuffer only so V8 does not count it as external memory (typed.ts offHeap).
-  return openViews(sab, new SharedArrayBuffer(coldBytes));
+  return openViews(memory, new SharedArrayBuffer(coldBytes));
 }
 
 /** The Int32 header of `byteLength` bytes of index (read by `header()`), once its length, magic and layout version check out. */
@@ -210,12 +253,16 @@ function checkedHeader(byteLength: number, header: () => Int32Array): Int32Array
 /**
  * Typed views over a generation; validates magic, version, lengths and every section's bounds. Without
  * the cold buffer (a worker's view) the cold sections are empty: lookups work, `explain` does not.
+ * `hot` is the hot part's memory, or a buffer holding it (then `memory` is null).
  */
-export function openViews(buf: SharedArrayBuffer | ArrayBuffer, cold: ArrayBuffer | SharedArrayBuffer | null = null): Views {
+export function openViews(hot: WebAssembly.Memory | SharedArrayBuffer | ArrayBuffer, cold: ArrayBuffer | SharedArrayBuffer | null = null): Views {
+  const memory = hot instanceof WebAssembly.Memory ? hot : null;
+  const buf = hot instanceof WebAssembly.Memory ? hot.buffer : hot;
   const header = checkedHeader(buf.byteLength, () => new Int32Array(buf, 0, HEADER_BYTES / 4));
-  if (header[H_BYTE_LENGTH] !== buf.byteLength) throw new DredgeError('DREDGE_ERR_INDEX', `index header says ${header[H_BYTE_LENGTH]} bytes but the buffer has ${buf.byteLength}; the file is truncated or damaged`);
+  // A memory also holds the scratch slots and the page's rest; a buffer is the layout alone.
+  if (memory !== null ? scratchAt(header[H_BYTE_LENGTH] as number) + SCRATCH_BYTES > buf.byteLength : header[H_BYTE_LENGTH] !== buf.byteLength) throw new DredgeError('DREDGE_ERR_INDEX', `index header says ${header[H_BYTE_LENGTH]} bytes but the buffer has ${buf.byteLength}; the file is truncated or damaged`);
   if (cold !== null && header[H_COLD_BYTES] !== cold.byteLength) throw new DredgeError('DREDGE_ERR_INDEX', `index header says ${header[H_COLD_BYTES]} bytes of explain data but there are ${cold.byteLength}; the file is truncated or damaged`);
-  const v = { sab: buf, cold, header, f64: new Float64Array(buf, HEADER_BYTES, F64_HEADER_BYTES / 8) } as Partial<Views> as Record<string, unknown>;
+  const v = { memory, sab: buf, cold, header, f64: new Float64Array(buf, HEADER_BYTES, F64_HEADER_BYTES / 8) } as Partial<Views> as Record<string, unknown>;
   SECTIONS.forEach(([name, elem, part], s) => {
     const into = part === 'hot' ? buf : cold;
     const off = header[H_SECTION_TABLE + 2 * s] as number;

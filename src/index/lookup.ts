@@ -1,12 +1,16 @@
 // Hot: guarded by `node dist/bench/run.js index` ("batch lookup" rows, ≥30M IPv4 lookups/s target).
 //
 // Time-aware longest-prefix lookup `(ip, t) → metadata record id | unattributed reason`, reading a
-// frozen generation only (layout.ts), so it runs in any worker that was handed the SharedArrayBuffer.
-// No allocation per call: the per-address work is a few Int32 trie reads, a binary search in a short
-// range list, then ONE binary search in the deepest prefix's flattened timeline (flatten.ts), which
-// already says, for every t, what "the longest prefix that has an owner at t" (DESIGN.md §9) answers:
-// the walk up the prefix chain was done once at freeze (`resolveChain` is that walk, kept as the
-// reference the tests compare with).
+// frozen generation only (layout.ts), so it runs in any worker that was handed the hot memory.
+// No allocation per call: the trie's slots lead to a range block (IPv4 blocks split among several
+// prefixes) and then to ONE timeline block, the deepest prefix's flattened timeline (flatten.ts),
+// which already says, for every t, what "the longest prefix that has an owner at t" (DESIGN.md §9)
+// answers: the walk up the prefix chain was done once at freeze (`resolveChain` is that walk, kept
+// as the reference the tests compare with).
+//
+// The batch form runs in WebAssembly (native-free-wasm/assembly/lookup.ts) over the generation's
+// own memory, through a scratch slot; `lookupColumnJs` is the same algorithm in JS, the fallback when
+// no slot is free, and the reference the tests compare with.
 //
 // Results (Int32, what the batch form writes):
 //   ≥ 0               a metadata record id (0 is `internet`: a public address no prefix covers;
@@ -18,8 +22,9 @@
 
 import { DredgeError } from '../errors.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
-import { F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, openViews, SLOT_LIST, SLOT_NODE, TL_KEY_LIM, tlQueryOf, type Views } from './layout.js';
+import { F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_BYTE_LENGTH, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, hotMemory, LOOKUP_CHUNK, openViews, SCRATCH_SLOTS, scratchAt, SLOT_ADDR, SLOT_BYTES, SLOT_FAM, SLOT_LIST, SLOT_NODE, SLOT_OUT, SLOT_T, TL_KEY_LIM, tlQueryOf, type Views } from './layout.js';
 import { MetaReader } from './meta.js';
+import { lookupWasm, type LookupExports } from './wasm/load.js';
 
 export const RESULT_UNKNOWN = -1;
 export const RESULT_GAP = -2;
@@ -33,7 +38,19 @@ export const REASONS: Readonly<Record<number, string>> = {
   [RESULT_NO_ADDRESS]: 'no-address',
 };
 
-/** A frozen generation opened for lookups. Construct once per buffer per thread (it only creates views). */
+/** Which batch lookup an IndexView runs: 'wasm' (default; JS when no scratch slot is free) or 'js' (always). */
+export type LookupEngine = 'wasm' | 'js';
+
+/** One scratch slot's views (layout.ts SLOT_*), made once per view and slot. */
+interface SlotViews {
+  at: number;
+  t: Float64Array;
+  addr: Uint32Array;
+  fam: Uint8Array;
+  out: Int32Array;
+}
+
+/** A frozen generation opened for lookups. Construct once per generation per thread (it only creates views and a small WebAssembly instance). */
 export class IndexView {
   readonly v: Views;
   readonly generation: number;
@@ -44,28 +61,39 @@ export class IndexView {
   private readonly nodes: Int32Array;
   private readonly v4Root: number;
   private readonly v6Root: number;
-  private readonly v4List: Uint32Array;
-  private readonly v4Lists: Int32Array;
+  /** The tl section read as Uint32 (range blocks' first addresses). */
+  private readonly tlU: Uint32Array;
   private readonly v6Start: Uint32Array;
-  private readonly v6Pfx: Int32Array;
+  private readonly v6Ref: Int32Array;
   private readonly v6Lists: Int32Array;
   private readonly pfxTl: Int32Array;
-  private readonly tlKey: Int32Array;
+  private readonly tl: Int32Array;
+  private readonly tlEntry: Int32Array;
   private readonly tlStart: Float64Array;
   private readonly tlOrigin: number;
   private metaReader: MetaReader | null = null;
-  /** Per-row scratch of the batch form (grown, never per call). */
+  private readonly engine: LookupEngine;
+  /** The WebAssembly lookup over this generation's memory (made on first batch; null: JS only). */
+  private wasm: LookupExports | null | undefined = undefined;
+  private readonly slotFlags: Int32Array;
+  private readonly slots: (SlotViews | undefined)[] = [];
+  /** Per-row scratch of the JS batch form (grown, never per call). */
   private scratch = new Int32Array(0);
-  /** What the touch stage read (kept so the reads are not dead code). */
+  /** What the JS touch stage read (kept so the reads are not dead code). */
   private touched = 0;
+  /** Rows looked up by each engine (for tests and the benchmark: which path ran). */
+  readonly rowsBy = { wasm: 0, js: 0 };
 
   /**
-   * `buf` is the generation's hot buffer (all a lookup reads); `cold` its explain data, which only the
-   * thread that froze or loaded the generation has (layout.ts). A view without it looks up but cannot explain.
+   * `hot` is the generation's hot part: the shared WebAssembly.Memory a freeze or a load made (what a
+   * worker gets), or a buffer holding the hot part, which is copied into a new memory. `cold` is its
+   * explain data, which only the thread that froze or loaded the generation has (layout.ts); a view
+   * without it looks up but cannot explain.
    */
-  constructor(buf: SharedArrayBuffer | ArrayBuffer, cold: ArrayBuffer | SharedArrayBuffer | null = null) {
-    const v = openViews(buf, cold);
+  constructor(hot: WebAssembly.Memory | SharedArrayBuffer | ArrayBuffer, cold: ArrayBuffer | SharedArrayBuffer | null = null, opts: { engine?: LookupEngine } = {}) {
+    const v = openViews(hot instanceof WebAssembly.Memory ? hot : hotMemory(new Uint8Array(hot)), cold);
     this.v = v;
+    this.engine = opts.engine ?? 'wasm';
     this.generation = v.header[H_GENERATION] as number;
     this.prefixCount = v.header[H_PREFIXES] as number;
     this.v4PrefixCount = v.header[H_V4_PREFIXES] as number;
@@ -74,23 +102,29 @@ export class IndexView {
     this.nodes = v.nodes;
     this.v4Root = v.header[H_V4_ROOT] as number;
     this.v6Root = v.header[H_V6_ROOT] as number;
-    this.v4List = v.v4List;
-    this.v4Lists = v.v4Lists;
+    this.tlU = new Uint32Array(v.tl.buffer, v.tl.byteOffset, v.tl.length);
     this.v6Start = v.v6Start;
-    this.v6Pfx = v.v6Pfx;
+    this.v6Ref = v.v6Ref;
     this.v6Lists = v.v6Lists;
     this.pfxTl = v.pfxTl;
-    this.tlKey = v.tlKey;
+    this.tl = v.tl;
+    this.tlEntry = v.tlEntry;
     this.tlStart = v.tlStart;
     this.tlOrigin = v.f64[F_TL_ORIGIN] as number;
+    this.slotFlags = new Int32Array(v.sab, scratchAt(v.header[H_BYTE_LENGTH] as number), SCRATCH_SLOTS);
   }
 
-  /** The hot buffer: what a worker needs to look up (pipelines hand this to the pool). */
+  /** The hot part: what a worker needs to look up (pipelines hand this to the pool). */
+  get memory(): WebAssembly.Memory {
+    return this.v.memory as WebAssembly.Memory;
+  }
+
+  /** The hot part's buffer (a SharedArrayBuffer: the layout, then the scratch slots). */
   get buffer(): SharedArrayBuffer | ArrayBuffer {
     return this.v.sab;
   }
 
-  /** Bytes of this generation as held here: the lookup buffer plus the explain data when this view has it. */
+  /** Bytes of this generation as held here: the hot memory plus the explain data when this view has it. */
   get byteLength(): number {
     return this.v.sab.byteLength + (this.v.cold?.byteLength ?? 0);
   }
@@ -100,13 +134,14 @@ export class IndexView {
     return this.v.cold !== null;
   }
 
-  /** Both buffers as one byte array, as `index.bin` holds them (hot, then cold). */
+  /** Both parts as one byte array, as `index.bin` holds them (the hot layout, then cold). */
   fileBytes(): Uint8Array {
     const cold = this.v.cold;
     if (cold === null) throw new DredgeError('DREDGE_ERR_INDEX', 'this index view has no explain data (a worker\'s view): write the index from the thread that built or loaded it');
-    const out = new Uint8Array(this.v.sab.byteLength + cold.byteLength);
-    out.set(new Uint8Array(this.v.sab), 0);
-    out.set(new Uint8Array(cold), this.v.sab.byteLength);
+    const hotBytes = this.v.header[H_BYTE_LENGTH] as number;
+    const out = new Uint8Array(hotBytes + cold.byteLength);
+    out.set(new Uint8Array(this.v.sab, 0, hotBytes), 0);
+    out.set(new Uint8Array(cold), hotBytes);
     return out;
   }
 
@@ -127,8 +162,8 @@ export class IndexView {
     return this.metaReader;
   }
 
-  /** Deepest prefix id covering an IPv4 address (uint32), or -1. */
-  deepestV4(ip: number): number {
+  /** Timeline ref (layout.ts) of the deepest prefix covering an IPv4 address (uint32); 0 none. */
+  refV4(ip: number): number {
     const nodes = this.nodes;
     let s = nodes[this.v4Root + (ip >>> 16)] as number;
     let shift = 16;
@@ -136,21 +171,11 @@ export class IndexView {
       shift -= 8;
       s = nodes[(s >>> 2) + ((ip >>> shift) & 255)] as number;
     }
-    if ((s & 3) !== SLOT_LIST) return (s >>> 2) - 1;
-    const li = s >>> 2;
-    let lo = this.v4Lists[li] as number;
-    let hi = (this.v4Lists[li + 1] as number) - 1;
-    const list = this.v4List;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if ((list[2 * mid] as number) <= ip) lo = mid;
-      else hi = mid - 1;
-    }
-    return (list[2 * lo + 1] as number) - 1;
+    return (s & 3) === SLOT_LIST ? rangeRef(this.tlU, s >>> 2, ip) : s >>> 2;
   }
 
-  /** Deepest prefix id covering an IPv6 address (four big-endian uint32 words), or -1. */
-  deepestV6(w0: number, w1: number, w2: number, w3: number): number {
+  /** Timeline ref of the deepest prefix covering an IPv6 address (four big-endian uint32 words); 0 none. */
+  refV6(w0: number, w1: number, w2: number, w3: number): number {
     const nodes = this.nodes;
     let s = nodes[this.v6Root + (w0 >>> 16)] as number;
     let bit = 16; // bits consumed
@@ -160,7 +185,7 @@ export class IndexView {
       bit += 8;
       s = nodes[(s >>> 2) + byte] as number;
     }
-    if ((s & 3) !== SLOT_LIST) return (s >>> 2) - 1;
+    if ((s & 3) !== SLOT_LIST) return s >>> 2;
     const li = s >>> 2;
     let lo = this.v6Lists[li] as number;
     let hi = (this.v6Lists[li + 1] as number) - 1;
@@ -182,37 +207,32 @@ export class IndexView {
       if (le) lo = mid;
       else hi = mid - 1;
     }
-    return this.v6Pfx[lo] as number;
+    return this.v6Ref[lo] as number;
   }
 
-  /** The deepest covering prefix's flattened timeline at t: what the prefix chain answers at t. */
+  /** Deepest prefix id covering an IPv4 address (uint32), or -1. */
+  deepestV4(ip: number): number {
+    return this.prefixOf(this.refV4(ip >>> 0));
+  }
+
+  /** Deepest prefix id covering an IPv6 address (four big-endian uint32 words), or -1. */
+  deepestV6(w0: number, w1: number, w2: number, w3: number): number {
+    return this.prefixOf(this.refV6(w0, w1, w2, w3));
+  }
+
+  private prefixOf(ref: number): number {
+    return ref === 0 ? -1 : (this.tl[ref] as number); // block [n, prefix, …] at ref - 1
+  }
+
+  /** Prefix p's flattened timeline at t: what the prefix chain answers at t (p = -1: none covers). */
   resolve(p: number, t: number, publicIfUncovered: boolean): number {
-    if (p < 0) return publicIfUncovered ? 0 : RESULT_UNKNOWN;
-    const tl = this.pfxTl;
-    let base = tl[p] as number;
-    const end = tl[p + 1] as number;
-    let len = end - base;
-    if (len === 0 || !(t < Infinity)) return RESULT_GAP;
-    const start = this.tlStart;
-    if (start.length > 0) {
-      if (!((start[base] as number) <= t)) return RESULT_GAP;
-      while (len > 1) {
-        const half = len >>> 1;
-        base = (start[base + half] as number) <= t ? base + half : base;
-        len -= half;
-      }
-      return this.tlKey[2 * base + 1] as number;
-    }
-    // exact keys (layout.ts): the last entry whose key ≤ t's
-    const key = this.tlKey;
-    const tq = tlQueryOf(t, this.tlOrigin);
-    if ((key[2 * base] as number) > tq) return RESULT_GAP;
-    while (len > 1) {
-      const half = len >>> 1;
-      base = (key[2 * (base + half)] as number) <= tq ? base + half : base;
-      len -= half;
-    }
-    return key[2 * base + 1] as number;
+    return this.resolveRef(p < 0 ? 0 : (this.pfxTl[p] as number) + 1, t, publicIfUncovered);
+  }
+
+  /** The timeline block `ref` names, at t (ref 0: no prefix covers the address). */
+  resolveRef(ref: number, t: number, publicIfUncovered: boolean): number {
+    if (ref === 0) return publicIfUncovered ? 0 : RESULT_UNKNOWN;
+    return timelineAt(this.tl, ref - 1, tlQueryOf(t, this.tlOrigin), t, this.tlEntry, this.tlStart);
   }
 
   /** Reference: from the deepest covering prefix, the first one with an own interval containing t. */
@@ -240,12 +260,12 @@ export class IndexView {
 
   lookupV4(ip: number, t: number): number {
     ip >>>= 0;
-    return this.resolve(this.deepestV4(ip), t, isPublicV4Fast(ip));
+    return this.resolveRef(this.refV4(ip), t, isPublicV4Fast(ip));
   }
 
   lookupV6(w0: number, w1: number, w2: number, w3: number, t: number): number {
     if (w0 === 0 && w1 === 0 && w2 === 0xffff) return this.lookupV4(w3, t);
-    return this.resolve(this.deepestV6(w0, w1, w2, w3), t, isPublicV6Fast(w0, w1, w2, w3));
+    return this.resolveRef(this.refV6(w0, w1, w2, w3), t, isPublicV6Fast(w0, w1, w2, w3));
   }
 
   /** IPv6 from 16 bytes at b[at..]. */
@@ -256,33 +276,66 @@ export class IndexView {
   /**
    * Batch form: rows [0, n) of an address column (FlowBatch layout: `fam` 4/6/0, IPv4 in `addr`,
    * IPv6 bytes at v6[addr*16]) at times `t` → `out` (results as above). Caller owns `out`.
+   * IPv4 rows run in WebAssembly when this view's engine is 'wasm' and a scratch slot is free, else
+   * in JS (lookupColumnJs); the two give the same results. IPv6 and address-less rows run in JS.
    */
   lookupColumn(addr: Uint32Array, fam: Uint8Array, v6: Uint8Array, t: Float64Array, n: number, out: Int32Array): void {
-    // Staged over the whole batch: each stage does one memory read per row and rows are independent,
-    // so the CPU can overlap their cache misses, where a row-at-a-time walk waits for every miss of
-    // its dependent chain in turn (measured here: 3.3 → ~5.5M lookups/s on 100k prefixes with
-    // uniform addresses, a loaded 2-vCPU machine). Each stage is its own small function: one function
-    // holding all the loops was OSR-compiled and deoptimized again on every call (--trace-deopt).
-    // The timeline stage runs per chunk of TOUCH_CHUNK rows after a touch pass (touchTimelines).
-    // Measured slower here, so not done: splitting the binary searches into one stage per probe
-    // (1.5×), and a touch pass before the range-list stage as well (~10 %).
+    const ex = this.engine === 'wasm' ? this.wasmExports() : null;
+    const si = ex === null ? -1 : this.takeSlot();
+    if (si < 0) {
+      this.lookupColumnJs(addr, fam, v6, t, n, out);
+      return;
+    }
+    try {
+      const sv = this.slotViews(si);
+      const hasFixups = this.tlStart.length > 0 ? 1 : 0;
+      const v = this.v;
+      const base = v.nodes.byteOffset;
+      let others = 0;
+      for (let lo = 0; lo < n; lo += LOOKUP_CHUNK) {
+        const m = Math.min(LOOKUP_CHUNK, n - lo);
+        // memcpy (TypedArray#set) at the price of a subarray object per array and chunk: element
+        // loops cost 8-11 ns per row here, more than the lookup's slowest pass.
+        sv.addr.set(addr.subarray(lo, lo + m));
+        sv.fam.set(fam.subarray(lo, lo + m));
+        sv.t.set(t.subarray(lo, lo + m));
+        others += (ex as LookupExports).lookupV4(base, this.v4Root, v.tl.byteOffset, v.tlEntry.byteOffset, v.tlStart.byteOffset, hasFixups, this.tlOrigin, sv.at, m);
+        out.set(sv.out.subarray(0, m), lo); // rows that are not IPv4 are overwritten below
+      }
+      this.rowsBy.wasm += n;
+      for (let r = 0; others > 0 && r < n; r++) {
+        const f = fam[r] as number;
+        if (f === 4) continue;
+        others--;
+        out[r] = f === 6 ? this.lookupV6Bytes(v6, (addr[r] as number) * 16, t[r] as number) : RESULT_NO_ADDRESS;
+      }
+    } finally {
+      Atomics.store(this.slotFlags, si, 0);
+    }
+  }
+
+  /** lookupColumn in JS: the same passes as the WebAssembly lookup (native-free-wasm/assembly/lookup.ts), one function per pass. */
+  lookupColumnJs(addr: Uint32Array, fam: Uint8Array, v6: Uint8Array, t: Float64Array, n: number, out: Int32Array): void {
+    // Staged over the batch: each stage does one memory read per row and rows are independent, so the
+    // CPU can overlap their cache misses, where a row-at-a-time walk waits for every miss of its
+    // dependent chain in turn. Each stage is its own small function: one function holding all the
+    // loops was OSR-compiled and deoptimized again on every call (--trace-deopt).
     if (this.scratch.length < n) this.scratch = new Int32Array(Math.max(n, 2 * this.scratch.length));
     const st = this.scratch;
-    let others = stageRoot(this.nodes, this.v4Root, addr, fam, st, n);
-    stageNode(this.nodes, addr, st, n, 8);
-    stageNode(this.nodes, addr, st, n, 0);
-    stageList(this.v4Lists, this.v4List, addr, st, n);
-    for (let lo = 0; lo < n; lo += TOUCH_CHUNK) {
-      const hi = Math.min(n, lo + TOUCH_CHUNK);
-      this.touched ^= touchTimelines(this.pfxTl, this.tlKey, st, lo, hi);
-      stageTimeline(this.pfxTl, this.tlKey, this.tlStart, this.tlOrigin, addr, t, st, lo, hi, out);
+    const others = stageTrie(this.nodes, this.v4Root, addr, fam, st, n);
+    for (let lo = 0; lo < n; lo += LOOKUP_CHUNK) {
+      const hi = Math.min(n, lo + LOOKUP_CHUNK);
+      stageRanges(this.tlU, addr, st, lo, hi);
+      this.touched ^= touchTimelines(this.tl, st, lo, hi);
+      stageTimeline(this.tl, this.tlEntry, this.tlStart, this.tlOrigin, addr, t, st, lo, hi, out);
     }
-    for (let r = 0; others > 0 && r < n; r++) {
+    for (let r = 0, left = others; left > 0 && r < n; r++) {
       if ((st[r] as number) >= 0) continue;
-      others--;
+      left--;
       const f = fam[r] as number;
       out[r] = f === 6 ? this.lookupV6Bytes(v6, (addr[r] as number) * 16, t[r] as number) : RESULT_NO_ADDRESS;
     }
+    this.rowsBy.js += n;
   }
 
   /** Looks up one address column of a FlowBatch (e.g. 'srcaddr') at each row's `start`. */
@@ -290,113 +343,125 @@ export class IndexView {
     const { addr, fam } = batch.addrColumn(column);
     this.lookupColumn(addr, fam, batch.v6, batch.intColumn(timeColumn), batch.length, out);
   }
+
+  private wasmExports(): LookupExports | null {
+    if (this.wasm === undefined) this.wasm = lookupWasm(this.memory);
+    return this.wasm;
+  }
+
+  /** A free scratch slot, taken (compare-and-swap on its flag), or -1 when all are in use. */
+  private takeSlot(): number {
+    const f = this.slotFlags;
+    for (let i = 0; i < SCRATCH_SLOTS; i++) if (Atomics.compareExchange(f, i, 0, 1) === 0) return i;
+    return -1;
+  }
+
+  private slotViews(i: number): SlotViews {
+    let sv = this.slots[i];
+    if (sv === undefined) {
+      const at = this.slotFlags.byteOffset + 64 + i * SLOT_BYTES;
+      const b = this.v.sab;
+      sv = { at, t: new Float64Array(b, at + SLOT_T, LOOKUP_CHUNK), addr: new Uint32Array(b, at + SLOT_ADDR, LOOKUP_CHUNK), fam: new Uint8Array(b, at + SLOT_FAM, LOOKUP_CHUNK), out: new Int32Array(b, at + SLOT_OUT, LOOKUP_CHUNK) };
+      this.slots[i] = sv;
+    }
+    return sv;
+  }
 }
 
-/** Timeline windows up to this many entries are counted, not bisected. */
+/** Timeline blocks up to this many spans are counted, not bisected (as in lookup.wasm). */
 const TL_SCAN = 16;
-/** Rows per touch-then-search chunk: their timelines' lines (~2 per row) stay in L2 in between. */
-const TOUCH_CHUNK = 1024;
 const TL_Q_MIN = -TL_KEY_LIM + 1;
 const TL_Q_MAX = TL_KEY_LIM - 1;
 
-/** Stage 1: root slot of each IPv4 row; -1 marks rows that are not IPv4. Returns how many those are. */
-function stageRoot(nodes: Int32Array, root: number, addr: Uint32Array, fam: Uint8Array, st: Int32Array, n: number): number {
+/** The ref of the range of block `b` ([m, starts[m], refs[m]]) holding ip: the last start ≤ ip (the first start is the block's own, ≤ every ip routed here). */
+function rangeRef(r: Uint32Array, b: number, ip: number): number {
+  const m = r[b] as number;
+  let base = 0;
+  let len = m;
+  while (len > 1) {
+    const half = len >>> 1;
+    base = (r[b + 1 + base + half] as number) <= ip ? base + half : base;
+    len -= half;
+  }
+  return r[b + 1 + m + base] as number;
+}
+
+/** Timeline block at word b ([n, prefix, keys[n], results[n]]) at query key q (tlQueryOf(t)) and time t. */
+function timelineAt(tl: Int32Array, b: number, q: number, t: number, tlEntry: Int32Array, tlStart: Float64Array): number {
+  const n = tl[b] as number;
+  if (n === 0 || !(t < Infinity)) return RESULT_GAP;
+  // k = how many keys are ≤ q: keys [0, base) are, by the bisection; the window's are counted
+  let base = 0;
+  let len = n;
+  while (len > TL_SCAN) {
+    const half = len >>> 1;
+    base = (tl[b + 2 + base + half] as number) <= q ? base + half : base;
+    len -= half;
+  }
+  let k = base;
+  for (let j = b + 2 + base, e = b + 2 + base + len; j < e; j++) k -= ((tl[j] as number) - q - 1) >> 31;
+  if (tlStart.length > 0) {
+    // keys order starts except within t's own second (layout.ts tlKeyOf): the exact starts decide
+    const e = tlEntry[tl[b + 1] as number] as number;
+    while (k < n && (tl[b + 2 + k] as number) === q + 1 && (tlStart[e + k] as number) <= t) k++;
+  }
+  return k === 0 ? RESULT_GAP : (tl[b + 1 + n + k] as number);
+}
+
+/** Stage 1: the trie slot of each IPv4 row (its walk through the root and nodes); -1 marks rows that are not IPv4. Returns how many those are. */
+function stageTrie(nodes: Int32Array, root: number, addr: Uint32Array, fam: Uint8Array, st: Int32Array, n: number): number {
   let others = 0;
   for (let r = 0; r < n; r++) {
-    if (fam[r] === 4) st[r] = nodes[root + ((addr[r] as number) >>> 16)] as number;
-    else {
+    if (fam[r] !== 4) {
       st[r] = -1;
       others++;
+      continue;
     }
+    const ip = addr[r] as number;
+    let s = nodes[root + (ip >>> 16)] as number;
+    let shift = 16;
+    while ((s & 3) === SLOT_NODE) {
+      shift -= 8;
+      s = nodes[(s >>> 2) + ((ip >>> shift) & 255)] as number;
+    }
+    st[r] = s;
   }
   return others;
 }
 
-/** Stage 2: one level of stride-8 inner nodes. */
-function stageNode(nodes: Int32Array, addr: Uint32Array, st: Int32Array, n: number, shift: number): void {
-  for (let r = 0; r < n; r++) {
-    const s = st[r] as number;
-    if (s >= 0 && (s & 3) === SLOT_NODE) st[r] = nodes[(s >>> 2) + (((addr[r] as number) >>> shift) & 255)] as number;
-  }
-}
-
-/** Stage 3: slot → deepest prefix id + 1 (0 none), through the range list when there is one. */
-function stageList(lists: Int32Array, list: Uint32Array, addr: Uint32Array, st: Int32Array, n: number): void {
-  for (let r = 0; r < n; r++) {
+/** Stage 2: slot → timeline ref, through the range block when the slot has one. */
+function stageRanges(ranges: Uint32Array, addr: Uint32Array, st: Int32Array, from: number, to: number): void {
+  for (let r = from; r < to; r++) {
     const s = st[r] as number;
     if (s < 0) continue;
-    if ((s & 3) !== SLOT_LIST) {
-      st[r] = s >>> 2;
-      continue;
-    }
-    const ip = addr[r] as number;
-    const li = s >>> 2;
-    // Last entry whose start ≤ ip; the trip count depends only on the list length and the step is
-    // a select, so the loop has no data-dependent branch to mispredict (no measurable gain here yet).
-    let base = lists[li] as number;
-    let len = (lists[li + 1] as number) - base;
-    while (len > 1) {
-      const half = len >>> 1;
-      base = (list[2 * (base + half)] as number) <= ip ? base + half : base;
-      len -= half;
-    }
-    st[r] = list[2 * base + 1] as number;
+    st[r] = (s & 3) === SLOT_LIST ? rangeRef(ranges, s >>> 2, addr[r] as number) : s >>> 2;
   }
 }
 
-/**
- * Stage 4a, per chunk of TOUCH_CHUNK rows: reads the first and last key of each row's timeline, with
- * nothing depending on the reads, so all rows' misses overlap and stage 4b finds its lines in cache
- * (the search itself runs too many instructions per row for the CPU to overlap rows' misses).
- */
-function touchTimelines(tl: Int32Array, key: Int32Array, st: Int32Array, from: number, to: number): number {
+/** Stage 3: reads the first two lines of each row's timeline block with nothing depending on the reads, so the rows' misses overlap and stage 4 finds its lines in cache. */
+function touchTimelines(tl: Int32Array, st: Int32Array, from: number, to: number): number {
   let x = 0;
+  const last = tl.length - 1;
   for (let r = from; r < to; r++) {
-    const q = st[r] as number;
-    if (q <= 0) continue;
-    const lo = tl[q - 1] as number;
-    const end = tl[q] as number;
-    if (end > lo) x ^= (key[2 * lo] as number) ^ (key[2 * end - 2] as number);
+    const v = st[r] as number;
+    if (v > 0) x ^= (tl[v - 1] as number) ^ (tl[Math.min(v + 15, last)] as number);
   }
   return x;
 }
 
-/**
- * Stage 4b: the deepest prefix's flattened timeline at t (IndexView.resolve). Integer keys (layout.ts
- * tlKeyOf) are counted, not bisected: the loads are independent and the count is branch-free, so
- * rows' cache misses overlap (a data-dependent branch per probe serialized them: ~240 → ~50 ns per
- * row in isolation). The exact Float64 start is read only when the next key is in t's own second.
- */
-function stageTimeline(tl: Int32Array, key: Int32Array, start: Float64Array, origin: number, addr: Uint32Array, t: Float64Array, st: Int32Array, from: number, to: number, out: Int32Array): void {
-  const fixups = start.length > 0; // without Float64 starts the keys alone decide (layout.ts tlStart)
+/** Stage 4: the timeline block at t (IndexView.resolveRef). */
+function stageTimeline(tl: Int32Array, tlEntry: Int32Array, tlStart: Float64Array, origin: number, addr: Uint32Array, t: Float64Array, st: Int32Array, from: number, to: number, out: Int32Array): void {
   for (let r = from; r < to; r++) {
-    const q = st[r] as number;
-    if (q < 0) continue;
-    if (q === 0) {
+    const v = st[r] as number;
+    if (v < 0) continue;
+    if (v === 0) {
       out[r] = isPublicV4Fast(addr[r] as number) ? 0 : RESULT_UNKNOWN;
       continue;
     }
     const time = t[r] as number;
-    const lo = tl[q - 1] as number;
-    const end = tl[q] as number;
-    if (!(time < Infinity) || lo === end) {
-      out[r] = RESULT_GAP;
-      continue;
-    }
-    let tq = Math.floor(time) - origin;
-    tq = (tq < TL_Q_MIN ? TL_Q_MIN : tq > TL_Q_MAX ? TL_Q_MAX : tq) | 0;
-    let base = lo;
-    let len = end - lo;
-    while (len > TL_SCAN) {
-      const half = len >>> 1;
-      base = (key[2 * (base + half)] as number) <= tq ? base + half : base;
-      len -= half;
-    }
-    // entries [lo, k] have key ≤ tq (keys are sorted; key[lo..base) ≤ tq when base moved)
-    let k = base - 1;
-    for (let j = 2 * base, e = 2 * (base + len); j < e; j += 2) k -= ((key[j] as number) - tq - 1) >> 31;
-    if (fixups) while (k + 1 < end && (key[2 * k + 2] as number) === tq + 1 && (start[k + 1] as number) <= time) k++;
-    out[r] = k < lo ? RESULT_GAP : (key[2 * k + 1] as number);
+    let q = Math.floor(time) - origin;
+    q = (q < TL_Q_MIN ? TL_Q_MIN : q > TL_Q_MAX ? TL_Q_MAX : q) | 0;
+    out[r] = timelineAt(tl, v - 1, q, time, tlEntry, tlStart);
   }
 }
 

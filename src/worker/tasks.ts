@@ -32,9 +32,9 @@ export interface TaskContext {
   parts: number;
   /** Fixed format (`--fields`), else header lines / v2. */
   fields?: string;
-  /** Index generation: a handle to its SharedArrayBuffer and the side projections made for it. */
+  /** Index generation: a handle to its hot memory (shared) and the side projections made for it. */
   generationId: number;
-  index: SharedArrayBuffer;
+  index: WebAssembly.Memory;
   projSrc: SharedArrayBuffer;
   projDst: SharedArrayBuffer;
   /** Collect heartbeat candidates for the index builder (heartbeats.ts). */

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IndexBuilder } from '../../src/index/builder.js';
+import { IndexView, RESULT_NO_ADDRESS } from '../../src/index/lookup.js';
 import { flattenTimelines, TL_GAP } from '../../src/index/flatten.js';
 import { formatIPv4 } from '../../src/parse/ip.js';
 import { T0 } from './helpers.js';
@@ -71,18 +72,32 @@ describe('flattened timelines', () => {
         const size = 2 ** (32 - p.len);
         addrs.push(p.addr, (p.addr + size - 1) >>> 0, (p.addr + Math.floor(r() * size)) >>> 0, (p.addr - 1) >>> 0, (p.addr + size) >>> 0);
       }
-      const n = addrs.length * 12;
+      const n = addrs.length * 12 + 37; // not a whole number of the WebAssembly lookup's chunks
       const addr = new Uint32Array(n);
       const fam = new Uint8Array(n).fill(4);
       const t = new Float64Array(n);
       for (let i = 0; i < n; i++) {
         addr[i] = addrs[i % addrs.length] as number;
         t[i] = qt[Math.floor(r() * qt.length)] as number;
+        if (i % 97 === 5) fam[i] = 0; // address-less rows between the IPv4 ones
       }
       const out = new Int32Array(n);
       view.lookupColumn(addr, fam, new Uint8Array(0), t, n, out);
+      assert.equal(view.rowsBy.wasm, n, 'the WebAssembly lookup ran');
+      const js = new IndexView(view.memory, null, { engine: 'js' });
+      const outJs = new Int32Array(n);
+      js.lookupColumn(addr, fam, new Uint8Array(0), t, n, outJs);
+      assert.equal(js.rowsBy.js, n);
+      assert.deepEqual(outJs, out, 'the JS and WebAssembly batch lookups agree');
+      let long = 0;
+      for (let p = 0; p < view.prefixCount; p++) if ((view.v.tl[view.v.pfxTl[p] as number] as number) > 16) long++;
+      assert.ok(seed > 2 || long > 0, 'some timelines are longer than the 16 spans counted without bisection');
       let nested = 0;
       for (let i = 0; i < n; i++) {
+        if (fam[i] === 0) {
+          assert.equal(out[i], RESULT_NO_ADDRESS);
+          continue;
+        }
         const a = addr[i] as number;
         const tt = t[i] as number;
         const deepest = view.deepestV4(a);

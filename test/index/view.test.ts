@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { DredgeError } from '../../src/errors.js';
 import { IndexBuilder } from '../../src/index/builder.js';
 import { explain, openIndexBytes } from '../../src/index/explain.js';
-import { H_LAYOUT_VERSION, H_MAGIC } from '../../src/index/layout.js';
+import { H_BYTE_LENGTH, H_LAYOUT_VERSION, H_MAGIC, SCRATCH_SLOTS, scratchAt } from '../../src/index/layout.js';
 import { IndexView, RESULT_GAP, RESULT_NO_ADDRESS, RESULT_UNKNOWN } from '../../src/index/lookup.js';
 import { FlowDecoder } from '../../src/parse/decoder.js';
 import type { FlowBatch } from '../../src/parse/flow-batch.js';
@@ -82,7 +82,7 @@ describe('batch lookups over a FlowBatch', () => {
 });
 
 describe('a generation is self-contained', () => {
-  it('a worker answers from the SharedArrayBuffer alone, the same as the main thread', async () => {
+  it('a worker answers from the shared hot memory alone, the same as the main thread', async () => {
     const b = sample();
     const view = b.freeze().view;
     const addrs = new Uint32Array([0x0a000101, 0x0a000101, 0x0a000202, 0x08080808, 0xc0a80001]);
@@ -91,12 +91,15 @@ describe('a generation is self-contained', () => {
     // a later generation is built meanwhile; the worker's buffer is not touched
     b.addEvent({ time: T0 + 5, type: 'release', cidr: '10.0.1.1', meta: { app: 'web' } });
     const next = b.freeze().view;
-    const res = await new Promise<{ out: Int32Array; apps: [number, string][]; generation: number }>((resolve, reject) => {
-      const w = new Worker(new URL('./lookup-worker.js', import.meta.url), { workerData: { sab: view.buffer, addrs, times } });
+    const res = await new Promise<{ out: Int32Array; batch: Int32Array; wasmRows: number; shared: boolean; apps: [number, string][]; generation: number }>((resolve, reject) => {
+      const w = new Worker(new URL('./lookup-worker.js', import.meta.url), { workerData: { memory: view.memory, addrs, times } });
       w.once('message', resolve);
       w.once('error', reject);
     });
     assert.deepEqual([...res.out], expected);
+    assert.deepEqual([...res.batch], expected, 'the batch form (WebAssembly, over the shared memory) too');
+    assert.equal(res.wasmRows, addrs.length);
+    assert.ok(res.shared, 'the worker reads the memory itself, not a copy');
     assert.equal(res.generation, 1);
     assert.deepEqual(new Map(res.apps).get(expected[0] as number), 'web');
     assert.equal(new Map(res.apps).get(expected[2] as number), 'vpc');
@@ -106,8 +109,9 @@ describe('a generation is self-contained', () => {
   it('round-trips through bytes (the index file) and rejects damaged files', () => {
     const view = sample().freeze().view;
     const bytes = view.fileBytes();
-    // The file is the lookup buffer followed by the explain data.
-    assert.equal(bytes.length, view.buffer.byteLength + (view.v.cold as ArrayBuffer).byteLength);
+    // The file is the hot part's layout (not its scratch slots) followed by the explain data.
+    assert.equal(bytes.length, (view.v.header[H_BYTE_LENGTH] as number) + (view.v.cold as ArrayBuffer).byteLength);
+    assert.ok(view.buffer.byteLength > (view.v.header[H_BYTE_LENGTH] as number));
     assert.ok((view.v.cold as ArrayBuffer).byteLength > 0);
     const copy = openIndexBytes(bytes);
     for (const [ip, t] of [['10.0.1.1', T0 + 1], ['10.0.1.1', T0 + 601], ['2001:db8::7', T0], ['8.8.8.8', T0]] as const) {
@@ -122,7 +126,7 @@ describe('a generation is self-contained', () => {
     assert.throws(() => new IndexView(new ArrayBuffer(10)), /shorter than its header/);
     const cut = bytes.slice();
     new Int32Array(cut.buffer)[H_LAYOUT_VERSION] = 2;
-    assert.throws(() => openIndexBytes(cut), /layout version 2 is not 3; rebuild it/);
+    assert.throws(() => openIndexBytes(cut), /layout version 2 is not 4; rebuild it/);
   });
 
   it('a view of the lookup buffer alone (what a worker gets) answers every lookup the same, and says it cannot explain', () => {
@@ -134,6 +138,24 @@ describe('a generation is self-contained', () => {
     assert.match(String((explain(hot, '10.0.1.1', T0 + 1) as { error: string }).error), /no explain data/);
     assert.throws(() => hot.resolveChain(0, T0 + 1, false), /needs the explain data/);
     assert.throws(() => hot.fileBytes(), /no explain data/);
+  });
+
+  it('with every scratch slot of the memory taken (other threads mid-batch), the batch form answers the same in JS', () => {
+    const view = sample().freeze().view;
+    const addrs = new Uint32Array([0x0a000101, 0x0a000202, 0x08080808, 0xc0a80001, 0x0a000101]);
+    const times = new Float64Array([T0 + 1, T0, T0, T0, T0 + 601]);
+    const fam = new Uint8Array(addrs.length).fill(4);
+    const viaWasm = new Int32Array(addrs.length);
+    view.lookupColumn(addrs, fam, new Uint8Array(0), times, addrs.length, viaWasm);
+    assert.deepEqual(view.rowsBy, { wasm: addrs.length, js: 0 });
+    const flags = new Int32Array(view.buffer, scratchAt(view.v.header[H_BYTE_LENGTH] as number), SCRATCH_SLOTS);
+    assert.deepEqual([...flags], new Array(SCRATCH_SLOTS).fill(0), 'a finished batch gives its slot back');
+    flags.fill(1);
+    const viaJs = new Int32Array(addrs.length);
+    view.lookupColumn(addrs, fam, new Uint8Array(0), times, addrs.length, viaJs);
+    assert.deepEqual(view.rowsBy, { wasm: addrs.length, js: addrs.length });
+    assert.deepEqual(viaJs, viaWasm);
+    flags.fill(0);
   });
 
   it('gap vs unknown: an address covered only outside its intervals is a gap', () => {

@@ -1,0 +1,146 @@
+// The index's batch IPv4 lookup in C, over the same frozen generation (the hot part of index.bin) and
+// the same passes as native-free-wasm/assembly/lookup.ts: the same-run yardstick for `bench index`
+// (bench/index/lookup.ts builds it with gcc, runs it on the benchmark's own generation and probes, and
+// prints the WebAssembly lookup's rate as a ratio to this one; the checksums must agree).
+//
+//   lookup-ref HOT PROBES NODES ROOT TL TLENTRY TLSTART FIXUPS ORIGIN REPEATS
+//     HOT     the hot part's bytes (offsets below are byte offsets into it)
+//     PROBES  n rows: n × float64 time, then n × uint32 address
+// Prints one JSON line: {"lookups_per_s": best of REPEATS passes over all rows, "checksum": sum of results (int32)}.
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CHUNK 256
+#define SLOT_NODE 1
+#define SLOT_LIST 2
+#define RESULT_UNKNOWN (-1)
+#define RESULT_GAP (-2)
+#define QMIN (-1073741823.0)
+#define QMAX (1073741823.0)
+
+static const int32_t *nodes, *tl, *tlEntry;
+static const uint32_t *tlU;
+static const double *tlStart;
+static int32_t root, fixups;
+static double origin;
+
+static void *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) { perror(path); exit(2); }
+  fseek(f, 0, SEEK_END);
+  *len = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  void *p = aligned_alloc(64, (*len + 64 + 63) & ~(size_t)63);
+  memset(p, 0, (*len + 64 + 63) & ~(size_t)63);
+  if (fread(p, 1, *len, f) != *len) { perror(path); exit(2); }
+  fclose(f);
+  return p;
+}
+
+static int is_public(uint32_t a) {
+  uint32_t o1 = a >> 24, o12 = a >> 16;
+  if (o1 == 10 || o1 == 127) return 0;
+  if (o12 >= 0xac10 && o12 <= 0xac1f) return 0;
+  if (o12 == 0xc0a8 || o12 == 0xa9fe) return 0;
+  if (o12 >= 0x6440 && o12 <= 0x647f) return 0;
+  return 1;
+}
+
+static volatile int32_t sink;
+
+static void lookup_chunk(const uint32_t *addr, const double *t, int n, int32_t *out) {
+  int32_t st[CHUNK], tq[CHUNK];
+  int32_t x = 0;
+  for (int r = 0; r < n; r++) {
+    uint32_t ip = addr[r];
+    int32_t s = nodes[root + (ip >> 16)];
+    uint32_t shift = 16;
+    while ((s & 3) == SLOT_NODE) { shift -= 8; s = nodes[((uint32_t)s >> 2) + ((ip >> shift) & 255)]; }
+    st[r] = s;
+    double q = floor(t[r]) - origin;
+    tq[r] = (int32_t)(q < QMIN ? QMIN : q > QMAX ? QMAX : q);
+  }
+  for (int r = 0; r < n; r++) {
+    int32_t s = st[r];
+    if ((s & 3) == SLOT_LIST) x ^= tl[(uint32_t)s >> 2] ^ tl[((uint32_t)s >> 2) + 16];
+  }
+  for (int r = 0; r < n; r++) {
+    int32_t s = st[r];
+    if ((s & 3) != SLOT_LIST) { st[r] = (int32_t)((uint32_t)s >> 2); continue; }
+    int32_t b = (int32_t)((uint32_t)s >> 2), m = tl[b];
+    uint32_t ip = addr[r];
+    int32_t k;
+    if (m <= 16) {
+      k = 0;
+      for (int j = 0; j < 16; j++) k += (j < m) & (tlU[b + 1 + j] <= ip);
+    } else {
+      int32_t base = 0, len = m;
+      while (len > 1) { int32_t half = len >> 1; base = tlU[b + 1 + base + half] <= ip ? base + half : base; len -= half; }
+      k = base + 1;
+    }
+    st[r] = tl[b + m + k];
+  }
+  for (int r = 0; r < n; r++) {
+    int32_t v = st[r];
+    if (v > 0) x ^= tl[v - 1] ^ tl[v + 15];
+  }
+  for (int r = 0; r < n; r++) {
+    int32_t v = st[r];
+    if (v == 0) { out[r] = is_public(addr[r]) ? 0 : RESULT_UNKNOWN; continue; }
+    double time = t[r];
+    int32_t b = v - 1, len = tl[b];
+    if (!(time < INFINITY) || len == 0) { out[r] = RESULT_GAP; continue; }
+    int32_t q = tq[r], k;
+    if (len <= 16) {
+      k = 0;
+      for (int j = 0; j < 16; j++) k += (j < len) & (tl[b + 2 + j] <= q);
+    } else {
+      int32_t base = 0, l = len;
+      while (l > 1) { int32_t half = l >> 1; base = tl[b + 2 + base + half] <= q ? base + half : base; l -= half; }
+      k = tl[b + 2 + base] <= q ? base + 1 : 0;
+    }
+    if (fixups) {
+      int32_t e = tlEntry[tl[b + 1]];
+      while (k < len && tl[b + 2 + k] == q + 1 && tlStart[e + k] <= time) k++;
+    }
+    out[r] = k == 0 ? RESULT_GAP : tl[b + 1 + len + k];
+  }
+  sink ^= x;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 11) { fprintf(stderr, "usage: lookup-ref HOT PROBES NODES ROOT TL TLENTRY TLSTART FIXUPS ORIGIN REPEATS\n"); return 2; }
+  size_t hotLen, probeLen;
+  const char *hot = slurp(argv[1], &hotLen);
+  const char *probes = slurp(argv[2], &probeLen);
+  nodes = (const int32_t *)(hot + atol(argv[3]));
+  root = atoi(argv[4]);
+  tl = (const int32_t *)(hot + atol(argv[5]));
+  tlU = (const uint32_t *)tl;
+  tlEntry = (const int32_t *)(hot + atol(argv[6]));
+  tlStart = (const double *)(hot + atol(argv[7]));
+  fixups = atoi(argv[8]);
+  origin = atof(argv[9]);
+  int repeats = atoi(argv[10]);
+  size_t n = probeLen / 12;
+  const double *t = (const double *)probes;
+  const uint32_t *addr = (const uint32_t *)(probes + 8 * n);
+  int32_t *out = malloc(n * 4);
+  double best = 1e30;
+  for (int k = 0; k < repeats + 1; k++) {
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (size_t lo = 0; lo < n; lo += CHUNK) lookup_chunk(addr + lo, t + lo, (int)(n - lo < CHUNK ? n - lo : CHUNK), out + lo);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    if (k > 0 && s < best) best = s;
+  }
+  int32_t sum = 0;
+  for (size_t i = 0; i < n; i++) sum = (int32_t)((uint32_t)sum + (uint32_t)out[i]);
+  printf("{\"lookups_per_s\": %.0f, \"checksum\": %d}\n", (double)n / best, sum);
+  return 0;
+}

@@ -1,0 +1,191 @@
+// The index's batch IPv4 lookup (src/index/lookup.ts IndexView.lookupColumn), compiled to WebAssembly.
+// It runs over the generation's own shared memory (layout.ts): the trie, the range blocks and the
+// timeline blocks are read in place; the rows come in through a scratch slot of that memory, which
+// the calling thread holds for the call (layout.ts SCRATCH_*).
+//
+// Why WebAssembly: a lookup is a few random reads into ~10 MB. The batch is processed in passes, each
+// doing one read per row with nothing depending on it, so the CPU overlaps the rows' cache misses; how
+// many it overlaps depends on how few instructions sit between them. TurboFan's loops keep re-checking
+// every typed array's map, length and base (measured: a random gather from 9 MiB cost 33 ns per row in
+// JS, 10 ns here, 4.6 ns in C), so the same passes run ~3× faster here.
+//
+// The JS path in lookup.ts (lookupColumnJs) is the same algorithm, kept as the reference: the tests
+// run both on the same fixtures.
+
+// Slot layout (rows per chunk CHUNK; layout.ts writes the same numbers): t f64 | addr u32 | st i32 | tq i32 | out i32 | fam u8
+const CHUNK: usize = 256;
+const T_AT: usize = 0;
+const ADDR_AT: usize = 8 * CHUNK;
+const ST_AT: usize = 12 * CHUNK;
+const TQ_AT: usize = 16 * CHUNK;
+const OUT_AT: usize = 20 * CHUNK;
+const FAM_AT: usize = 24 * CHUNK;
+
+const SLOT_NODE: i32 = 1;
+const SLOT_LIST: i32 = 2;
+const RESULT_UNKNOWN: i32 = -1;
+const RESULT_GAP: i32 = -2;
+const TL_Q_MIN: f64 = -1073741823; // layout.ts: -TL_KEY_LIM + 1
+const TL_Q_MAX: f64 = 1073741823;
+/** Blocks up to this many entries are counted with four vector compares; longer ones bisected first. */
+const COUNT_MAX: i32 = 16;
+
+@inline function ld(base: usize, i: i32): i32 {
+  return load<i32>(base + (<usize>i << 2));
+}
+
+/** How many of the `n` (≤ 16) signed keys from p are ≤ q (keys sorted: the index of the first > q). */
+@inline function countLe(p: usize, n: i32, q: i32): i32 {
+  const qv = i32x4.splat(q);
+  const nv = i32x4.splat(n);
+  const lane = i32x4(0, 1, 2, 3);
+  const four = i32x4.splat(4);
+  // a true lane is -1: subtracting the masks counts them; lanes ≥ n are masked off
+  let acc = v128.and(i32x4.le_s(v128.load(p), qv), i32x4.lt_s(lane, nv));
+  const l1 = i32x4.add(lane, four);
+  acc = i32x4.add(acc, v128.and(i32x4.le_s(v128.load(p, 16), qv), i32x4.lt_s(l1, nv)));
+  const l2 = i32x4.add(l1, four);
+  acc = i32x4.add(acc, v128.and(i32x4.le_s(v128.load(p, 32), qv), i32x4.lt_s(l2, nv)));
+  const l3 = i32x4.add(l2, four);
+  acc = i32x4.add(acc, v128.and(i32x4.le_s(v128.load(p, 48), qv), i32x4.lt_s(l3, nv)));
+  return -(i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3));
+}
+
+/** countLe for unsigned keys (range starts are addresses). */
+@inline function countLeU(p: usize, n: i32, q: u32): i32 {
+  const qv = i32x4.splat(q);
+  const nv = i32x4.splat(n);
+  const lane = i32x4(0, 1, 2, 3);
+  const four = i32x4.splat(4);
+  let acc = v128.and(i32x4.le_u(v128.load(p), qv), i32x4.lt_s(lane, nv));
+  const l1 = i32x4.add(lane, four);
+  acc = i32x4.add(acc, v128.and(i32x4.le_u(v128.load(p, 16), qv), i32x4.lt_s(l1, nv)));
+  const l2 = i32x4.add(l1, four);
+  acc = i32x4.add(acc, v128.and(i32x4.le_u(v128.load(p, 32), qv), i32x4.lt_s(l2, nv)));
+  const l3 = i32x4.add(l2, four);
+  acc = i32x4.add(acc, v128.and(i32x4.le_u(v128.load(p, 48), qv), i32x4.lt_s(l3, nv)));
+  return -(i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3));
+}
+
+/** prefix.ts isPublicV4. */
+@inline function isPublic(a: u32): bool {
+  const o1 = a >>> 24;
+  if (o1 == 10 || o1 == 127) return false;
+  const o12 = a >>> 16;
+  if (o12 >= 0xac10 && o12 <= 0xac1f) return false;
+  if (o12 == 0xc0a8 || o12 == 0xa9fe) return false;
+  if (o12 >= 0x6440 && o12 <= 0x647f) return false;
+  return true;
+}
+
+/**
+ * Rows [0, n) of the slot at `slot` (n ≤ CHUNK): results into the slot's `out` for IPv4 rows; rows
+ * whose `fam` is not 4 are left to the caller. Byte offsets of the sections: `nodes` (Int32 trie
+ * slots, root at slot index `root`), `tl` (range and timeline blocks),
+ * `tlEntry`/`tlStart` (exact starts; used when `fixups`). Returns how many rows were not IPv4; what
+ * the touch passes read is stored in the slot's st[0], so the reads are not dead code.
+ */
+export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlStart: usize, fixups: i32, origin: f64, slot: usize, n: i32): i32 {
+  let x: i32 = 0;
+  let others: i32 = 0;
+  const addr = slot + ADDR_AT;
+  const st = slot + ST_AT;
+  const tq = slot + TQ_AT;
+  const t = slot + T_AT;
+  // 1. trie walk (the root and node slots a batch uses stay cached)
+  for (let r = 0; r < n; r++) {
+    const ro = <usize>r << 2;
+    if (load<u8>(slot + FAM_AT + <usize>r) != 4) {
+      store<i32>(st + ro, -1);
+      others++;
+      continue;
+    }
+    const ip = load<u32>(addr + ro);
+    let s = ld(nodes, root + <i32>(ip >>> 16));
+    let shift: u32 = 16;
+    while ((s & 3) == SLOT_NODE) {
+      shift -= 8;
+      s = ld(nodes, (s >>> 2) + <i32>((ip >>> shift) & 255));
+    }
+    store<i32>(st + ro, s);
+    const q = Math.floor(load<f64>(t + (<usize>r << 3))) - origin;
+    store<i32>(tq + ro, <i32>(q < TL_Q_MIN ? TL_Q_MIN : q > TL_Q_MAX ? TL_Q_MAX : q)); // NaN → 0; the time check below decides
+  }
+  // 2. touch the range blocks' two lines: the block, and the timeline placed after it (blocks.ts). A
+  // loop of its own: touching in pass 1 put each row's walk and touch misses in one chain, and with
+  // ~40 instructions per row few rows fit the CPU's window (measured: 31 → 20 ns per row for pass 1)
+  for (let r = 0; r < n; r++) {
+    const s = load<i32>(st + (<usize>r << 2));
+    if ((s & 3) == SLOT_LIST) x ^= ld(tl, s >>> 2) ^ ld(tl, (s >>> 2) + 16);
+  }
+  // 3. range block → timeline ref (tl word offset + 1, 0: no prefix covers the address)
+  for (let r = 0; r < n; r++) {
+    const ro = <usize>r << 2;
+    const s = load<i32>(st + ro);
+    if (s < 0) continue;
+    if ((s & 3) != SLOT_LIST) {
+      store<i32>(st + ro, s >>> 2);
+      continue;
+    }
+    const b = s >>> 2;
+    const m = ld(tl, b);
+    const ip = load<u32>(addr + ro);
+    let k: i32;
+    if (m <= COUNT_MAX) k = countLeU(tl + (<usize>(b + 1) << 2), m, ip);
+    else {
+      let base = 0;
+      let len = m;
+      while (len > 1) {
+        const half = len >>> 1;
+        base = load<u32>(tl + (<usize>(b + 1 + base + half) << 2)) <= ip ? base + half : base;
+        len -= half;
+      }
+      k = base + 1;
+    }
+    store<i32>(st + ro, ld(tl, b + m + k)); // refs[k - 1]; the first start is the block's, so k ≥ 1
+  }
+  // 4. touch the timeline blocks' first two lines (blocks of ≤ 32 words never span more: layout.ts)
+  for (let r = 0; r < n; r++) {
+    const v = load<i32>(st + (<usize>r << 2));
+    if (v > 0) x ^= ld(tl, v - 1) ^ ld(tl, v + 15);
+  }
+  // 5. timeline at t: [len, prefix, keys[len], results[len]]
+  const out = slot + OUT_AT;
+  for (let r = 0; r < n; r++) {
+    const ro = <usize>r << 2;
+    const v = load<i32>(st + ro);
+    if (v < 0) continue;
+    if (v == 0) {
+      store<i32>(out + ro, isPublic(load<u32>(addr + ro)) ? 0 : RESULT_UNKNOWN);
+      continue;
+    }
+    const time = load<f64>(t + (<usize>r << 3));
+    const b = v - 1;
+    const len = ld(tl, b);
+    if (!(time < Infinity) || len == 0) {
+      store<i32>(out + ro, RESULT_GAP);
+      continue;
+    }
+    const q = load<i32>(tq + ro);
+    let k: i32;
+    if (len <= COUNT_MAX) k = countLe(tl + (<usize>(b + 2) << 2), len, q);
+    else {
+      let base = 0;
+      let l = len;
+      while (l > 1) {
+        const half = l >>> 1;
+        base = ld(tl, b + 2 + base + half) <= q ? base + half : base;
+        l -= half;
+      }
+      k = ld(tl, b + 2 + base) <= q ? base + 1 : 0;
+    }
+    if (fixups) {
+      // keys order starts except within t's own second (layout.ts tlKeyOf): the exact starts decide
+      const e = ld(tlEntry, ld(tl, b + 1));
+      while (k < len && ld(tl, b + 2 + k) == q + 1 && load<f64>(tlStart + (<usize>(e + k) << 3)) <= time) k++;
+    }
+    store<i32>(out + ro, k == 0 ? RESULT_GAP : ld(tl, b + 1 + len + k));
+  }
+  store<i32>(st, x);
+  return others;
+}
