@@ -19,11 +19,17 @@
 #define SLOT_LIST 2
 #define RESULT_UNKNOWN (-1)
 #define RESULT_GAP (-2)
+#define REF_TWO_LINES 1
+#define TL_COMPACT (1 << 30)
+#define TL_OPEN_START (1 << 29)
+#define TL_COUNT_MASK 0xffff
+#define TL_RESULT_BIAS 3
 #define QMIN (-1073741823.0)
 #define QMAX (1073741823.0)
 
 static const int32_t *nodes, *tl, *tlEntry;
 static const uint32_t *tlU;
+static const uint16_t *tlH;
 static const double *tlStart;
 static int32_t root, fixups;
 static double origin;
@@ -66,12 +72,16 @@ static void lookup_chunk(const uint32_t *addr, const double *t, int n, int32_t *
   }
   for (int r = 0; r < n; r++) {
     int32_t s = st[r];
-    if ((s & 3) == SLOT_LIST) x ^= tl[(uint32_t)s >> 2] ^ tl[((uint32_t)s >> 2) + 16];
+    if ((s & 3) == SLOT_LIST) {
+      uint32_t b = (uint32_t)s >> 3;
+      x ^= tl[b];
+      if (((uint32_t)s >> 2) & REF_TWO_LINES) x ^= tl[b + 16];
+    }
   }
   for (int r = 0; r < n; r++) {
     int32_t s = st[r];
     if ((s & 3) != SLOT_LIST) { st[r] = (int32_t)((uint32_t)s >> 2); continue; }
-    int32_t b = (int32_t)((uint32_t)s >> 2), m = tl[b];
+    int32_t b = (int32_t)((uint32_t)s >> 3), m = tl[b];
     uint32_t ip = addr[r];
     int32_t k;
     if (m <= 16) {
@@ -86,15 +96,32 @@ static void lookup_chunk(const uint32_t *addr, const double *t, int n, int32_t *
   }
   for (int r = 0; r < n; r++) {
     int32_t v = st[r];
-    if (v > 0) x ^= tl[v - 1] ^ tl[v + 15];
+    if (v > 0) {
+      int32_t b = (int32_t)((uint32_t)v >> 1) - 1;
+      x ^= tl[b];
+      if (v & REF_TWO_LINES) x ^= tl[b + 16];
+    }
   }
   for (int r = 0; r < n; r++) {
     int32_t v = st[r];
     if (v == 0) { out[r] = is_public(addr[r]) ? 0 : RESULT_UNKNOWN; continue; }
     double time = t[r];
-    int32_t b = v - 1, len = tl[b];
-    if (!(time < INFINITY) || len == 0) { out[r] = RESULT_GAP; continue; }
+    int32_t b = (int32_t)((uint32_t)v >> 1) - 1, h = tl[b];
+    if (!(time < INFINITY)) { out[r] = RESULT_GAP; continue; }
     int32_t q = tq[r], k;
+    if (h & TL_COMPACT) {
+      int32_t cn = h & TL_COUNT_MASK, open = (h & TL_OPEN_START) != 0, rq = q - tl[b + 2];
+      const uint16_t *keys = tlH + 2 * (size_t)(b + 3);
+      int32_t c = open;
+      if (rq >= 0) {
+        uint32_t rq16 = rq > 0xffff ? 0xffff : (uint32_t)rq;
+        for (int j = 0; j < 16; j++) c += (j >= open) & (j < cn) & (keys[j] <= rq16);
+      }
+      out[r] = c == 0 ? RESULT_GAP : (int32_t)keys[cn + c - 1] - TL_RESULT_BIAS;
+      continue;
+    }
+    int32_t len = h;
+    if (len == 0) { out[r] = RESULT_GAP; continue; }
     if (len <= 16) {
       k = 0;
       for (int j = 0; j < 16; j++) k += (j < len) & (tl[b + 2 + j] <= q);
@@ -121,6 +148,7 @@ int main(int argc, char **argv) {
   root = atoi(argv[4]);
   tl = (const int32_t *)(hot + atol(argv[5]));
   tlU = (const uint32_t *)tl;
+  tlH = (const uint16_t *)tl;
   tlEntry = (const int32_t *)(hot + atol(argv[6]));
   tlStart = (const double *)(hot + atol(argv[7]));
   fixups = atoi(argv[8]);

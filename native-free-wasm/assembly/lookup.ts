@@ -22,6 +22,11 @@ const OUT_AT: usize = 20 * CHUNK;
 const FAM_AT: usize = 24 * CHUNK;
 
 const SLOT_NODE: i32 = 1;
+const REF_TWO_LINES: i32 = 1;
+const TL_COMPACT: i32 = 1 << 30;
+const TL_OPEN_START: i32 = 1 << 29;
+const TL_COUNT_MASK: i32 = 0xffff;
+const TL_RESULT_BIAS: i32 = 3;
 const SLOT_LIST: i32 = 2;
 const RESULT_UNKNOWN: i32 = -1;
 const RESULT_GAP: i32 = -2;
@@ -65,6 +70,15 @@ const COUNT_MAX: i32 = 16;
   const l3 = i32x4.add(l2, four);
   acc = i32x4.add(acc, v128.and(i32x4.le_u(v128.load(p, 48), qv), i32x4.lt_s(l3, nv)));
   return -(i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3));
+}
+
+/** How many of the n (≤ 16) 16-bit keys at p are ≤ q (0 ≤ q ≤ 65535), skipping the first `skip` (0 or 1). */
+@inline function countLe16(p: usize, n: i32, skip: i32, q: i32): i32 {
+  const qv = i16x8.splat(<i16>q);
+  const mask = ((1 << n) - 1) & ~skip; // lanes [skip, n)
+  const lo = i16x8.bitmask(i16x8.le_u(v128.load(p), qv));
+  const hi = i16x8.bitmask(i16x8.le_u(v128.load(p, 16), qv));
+  return <i32>popcnt<u32>(<u32>((lo | (hi << 8)) & mask));
 }
 
 /** prefix.ts isPublicV4. */
@@ -111,12 +125,17 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
     const q = Math.floor(load<f64>(t + (<usize>r << 3))) - origin;
     store<i32>(tq + ro, <i32>(q < TL_Q_MIN ? TL_Q_MIN : q > TL_Q_MAX ? TL_Q_MAX : q)); // NaN → 0; the time check below decides
   }
-  // 2. touch the range blocks' two lines: the block, and the timeline placed after it (blocks.ts). A
-  // loop of its own: touching in pass 1 put each row's walk and touch misses in one chain, and with
-  // ~40 instructions per row few rows fit the CPU's window (measured: 31 → 20 ns per row for pass 1)
+  // 2. touch the range blocks: the block, and the timeline placed after it (blocks.ts), the second
+  // line only when they reach into it (the slot says). A loop of its own: touching in pass 1 put each
+  // row's walk and touch misses in one chain, and with ~40 instructions per row few rows fit the
+  // CPU's window (measured: 31 → 20 ns per row for pass 1)
   for (let r = 0; r < n; r++) {
     const s = load<i32>(st + (<usize>r << 2));
-    if ((s & 3) == SLOT_LIST) x ^= ld(tl, s >>> 2) ^ ld(tl, (s >>> 2) + 16);
+    if ((s & 3) == SLOT_LIST) {
+      const b = s >>> 3;
+      x ^= ld(tl, b);
+      if ((s >>> 2) & REF_TWO_LINES) x ^= ld(tl, b + 16);
+    }
   }
   // 3. range block → timeline ref (tl word offset + 1, 0: no prefix covers the address)
   for (let r = 0; r < n; r++) {
@@ -127,7 +146,7 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
       store<i32>(st + ro, s >>> 2);
       continue;
     }
-    const b = s >>> 2;
+    const b = s >>> 3;
     const m = ld(tl, b);
     const ip = load<u32>(addr + ro);
     let k: i32;
@@ -144,12 +163,16 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
     }
     store<i32>(st + ro, ld(tl, b + m + k)); // refs[k - 1]; the first start is the block's, so k ≥ 1
   }
-  // 4. touch the timeline blocks' first two lines (blocks of ≤ 32 words never span more: layout.ts)
+  // 4. touch the timeline blocks' line, or two when the ref says so (blocks of ≤ 32 words never span more: blocks.ts)
   for (let r = 0; r < n; r++) {
     const v = load<i32>(st + (<usize>r << 2));
-    if (v > 0) x ^= ld(tl, v - 1) ^ ld(tl, v + 15);
+    if (v > 0) {
+      const b = (v >>> 1) - 1;
+      x ^= ld(tl, b);
+      if (v & REF_TWO_LINES) x ^= ld(tl, b + 16);
+    }
   }
-  // 5. timeline at t: [len, prefix, keys[len], results[len]]
+  // 5. timeline at t (layout.ts): wide [n, prefix, keys[n], results[n]], or compact
   const out = slot + OUT_AT;
   for (let r = 0; r < n; r++) {
     const ro = <usize>r << 2;
@@ -160,13 +183,28 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
       continue;
     }
     const time = load<f64>(t + (<usize>r << 3));
-    const b = v - 1;
-    const len = ld(tl, b);
-    if (!(time < Infinity) || len == 0) {
+    const b = (v >>> 1) - 1;
+    const h = ld(tl, b);
+    if (!(time < Infinity)) {
       store<i32>(out + ro, RESULT_GAP);
       continue;
     }
     const q = load<i32>(tq + ro);
+    if (h & TL_COMPACT) {
+      // ≤ 13 16-bit offsets from the base key; an open first span counts whatever q is
+      const cn = h & TL_COUNT_MASK;
+      const open = (h & TL_OPEN_START) != 0 ? 1 : 0;
+      const rq = q - ld(tl, b + 2);
+      const keys = tl + (<usize>(b + 3) << 2);
+      const c = open + (rq < 0 ? 0 : countLe16(keys, cn, open, rq > 0xffff ? 0xffff : rq));
+      store<i32>(out + ro, c == 0 ? RESULT_GAP : <i32>load<u16>(keys + (<usize>(cn + c - 1) << 1)) - TL_RESULT_BIAS);
+      continue;
+    }
+    const len = h;
+    if (len == 0) {
+      store<i32>(out + ro, RESULT_GAP);
+      continue;
+    }
     let k: i32;
     if (len <= COUNT_MAX) k = countLe(tl + (<usize>(b + 2) << 2), len, q);
     else {

@@ -6,14 +6,49 @@
 //
 // Placement: a block of at most 16 words (64 bytes) is moved to the next cache line rather than cross
 // one, a block of 17–32 words rather than span three; the lookup then reads at most two lines of a
-// timeline, both touched ahead of the search (native-free-wasm/assembly/lookup.ts).
+// timeline, both touched ahead of the search (native-free-wasm/assembly/lookup.ts), and a ref or
+// slot says whether its block spans two lines (layout.ts REF_TWO_LINES), so a lookup touches no line
+// it does not need.
+//
+// A timeline of at most TL_COMPACT_MAX spans whose keys lie within 65,535 s of each other (a first
+// span open since -Infinity aside) and whose results fit 16 bits is written compact, in one cache
+// line: 16-bit key offsets from a base and 16-bit results (layout.ts). Others, and every timeline of
+// a generation that needs its exact Float64 starts, are written wide.
 
 import type { Flattened } from './flatten.js';
-import { tlKeyOf } from './layout.js';
+import { REF_TWO_LINES, TL_COMPACT, TL_COMPACT_MAX, TL_KEY_LIM, TL_OPEN_START, TL_RESULT_BIAS, tlKeyOf } from './layout.js';
 
 function place(at: number, words: number): number {
   const o = at & 15;
   return (words <= 16 && o + words > 16) || (words > 16 && words <= 32 && o + words > 32) ? (at + 15) & ~15 : at;
+}
+
+/** Which timelines are compact, and every timeline block's size in words. */
+export interface TimelineForms {
+  compact: Uint8Array;
+  words: Int32Array;
+}
+
+/** Decides each prefix's timeline form (compact needs `exact`: no Float64 starts in the generation). */
+export function timelineForms(f: Flattened, P: number, origin: number, exact: boolean, compact: Uint8Array, words: Int32Array): TimelineForms {
+  for (let p = 0; p < P; p++) {
+    const lo = f.idx[p] as number;
+    const n = (f.idx[p + 1] as number) - lo;
+    let ok = exact && n >= 1 && n <= TL_COMPACT_MAX;
+    if (ok) {
+      const open = tlKeyOf(f.start[lo] as number, origin) === -TL_KEY_LIM;
+      const first = open ? lo + 1 : lo;
+      const base = first < lo + n ? tlKeyOf(f.start[first] as number, origin) : 0;
+      for (let i = first; ok && i < lo + n; i++) {
+        const k = tlKeyOf(f.start[i] as number, origin) - base;
+        if (k < 0 || k > 0xffff) ok = false;
+      }
+      for (let i = lo; ok && i < lo + n; i++) if ((f.res[i] as number) + TL_RESULT_BIAS > 0xffff) ok = false;
+    }
+    compact[p] = ok ? 1 : 0;
+    words[p] = ok ? 3 + n : 2 + 2 * n;
+  }
+  return { compact, words };
 }
 
 /**
@@ -21,12 +56,13 @@ function place(at: number, words: number): number {
  * [lists[i], lists[i+1]) of `pfx`, prefix ids, -1 none) and each prefix's timeline block (`tlAt`);
  * returns the words needed. The deepest prefix of a range block that has no timeline placed yet gets
  * its timeline right after the block, both within two cache lines when they fit: an address in a
- * /32 of a /24 block with a few hosts then costs one cache miss, not one for the block and one for
- * the timeline. The other timelines follow, then every prefix not placed yet in prefix order.
- * `idx`: prefix p's timeline has idx[p+1] - idx[p] spans; `len`: prefix lengths (IPv4 ids first).
+ * /32 of a /24 block with one host then costs one cache miss, not one for the block and one for
+ * the timeline. The other timelines follow (on the same page), then every prefix not placed yet in
+ * prefix order. `rangeWords[i]` gets the words the block and what shares its lines span (for
+ * REF_TWO_LINES). `len`: prefix lengths (IPv4 ids first).
  */
-export function placeBlocks(lists: Int32Array, listCount: number, pfx: Int32Array, idx: Int32Array, len: Uint8Array, P: number, rangeAt: Int32Array, tlAt: Int32Array): number {
-  const tlWords = (p: number): number => 2 + 2 * ((idx[p + 1] as number) - (idx[p] as number));
+export function placeBlocks(lists: Int32Array, listCount: number, pfx: Int32Array, forms: TimelineForms, len: Uint8Array, P: number, rangeAt: Int32Array, rangeWords: Int32Array, tlAt: Int32Array): number {
+  const tlWords = forms.words;
   tlAt.fill(-1, 0, P);
   let w = 0;
   for (let i = 0; i < listCount; i++) {
@@ -38,46 +74,74 @@ export function placeBlocks(lists: Int32Array, listCount: number, pfx: Int32Arra
       const p = pfx[k] as number;
       if (p >= 0 && (tlAt[p] as number) < 0 && (first < 0 || (len[p] as number) > (len[first] as number))) first = p;
     }
-    if (first >= 0 && words + tlWords(first) <= 32) {
-      w = place(w, words + tlWords(first));
+    if (first >= 0 && words + (tlWords[first] as number) <= 32) {
+      const both = words + (tlWords[first] as number);
+      w = place(w, both);
       rangeAt[i] = w;
+      rangeWords[i] = both;
       w += words;
       tlAt[first] = w;
-      w += tlWords(first);
+      w += tlWords[first] as number;
     } else {
       w = place(w, words);
       rangeAt[i] = w;
+      rangeWords[i] = words;
       w += words;
     }
     for (let k = lo; k < hi; k++) {
       const p = pfx[k] as number;
       if (p < 0 || (tlAt[p] as number) >= 0) continue;
-      w = place(w, tlWords(p));
+      w = place(w, tlWords[p] as number);
       tlAt[p] = w;
-      w += tlWords(p);
+      w += tlWords[p] as number;
     }
   }
   for (let p = 0; p < P; p++) {
     if ((tlAt[p] as number) >= 0) continue;
-    w = place(w, tlWords(p));
+    w = place(w, tlWords[p] as number);
     tlAt[p] = w;
-    w += tlWords(p);
+    w += tlWords[p] as number;
   }
   return w;
 }
 
-export function writeTimelines(tl: Int32Array, f: Flattened, at: Int32Array, P: number, origin: number): void {
+/** Whether `words` words from word `at` reach into a second cache line (the section is line-aligned). */
+export function spansTwoLines(at: number, words: number): boolean {
+  return (at & 15) + words > 16;
+}
+
+export function writeTimelines(tl: Int32Array, f: Flattened, at: Int32Array, forms: TimelineForms, P: number, origin: number): void {
+  const h16 = new Uint16Array(tl.buffer, tl.byteOffset, tl.length * 2);
   for (let p = 0; p < P; p++) {
     const lo = f.idx[p] as number;
     const n = (f.idx[p + 1] as number) - lo;
     const b = at[p] as number;
-    tl[b] = n;
     tl[b + 1] = p;
+    if (forms.compact[p] === 1) {
+      const open = tlKeyOf(f.start[lo] as number, origin) === -TL_KEY_LIM;
+      const first = open ? lo + 1 : lo;
+      const base = first < lo + n ? tlKeyOf(f.start[first] as number, origin) : 0;
+      tl[b] = n | TL_COMPACT | (open ? TL_OPEN_START : 0);
+      tl[b + 2] = base;
+      const keys = 2 * (b + 3);
+      const res = keys + n;
+      for (let i = 0; i < n; i++) {
+        h16[keys + i] = open && i === 0 ? 0 : tlKeyOf(f.start[lo + i] as number, origin) - base;
+        h16[res + i] = (f.res[lo + i] as number) + TL_RESULT_BIAS;
+      }
+      continue;
+    }
+    tl[b] = n;
     for (let i = 0; i < n; i++) {
       tl[b + 2 + i] = tlKeyOf(f.start[lo + i] as number, origin);
       tl[b + 2 + n + i] = f.res[lo + i] as number;
     }
   }
+}
+
+/** A timeline ref (layout.ts) of the block of `words` words at word `at`. */
+export function refAt(at: number, words: number): number {
+  return ((at + 1) << 1) | (spansTwoLines(at, words) ? REF_TWO_LINES : 0);
 }
 
 /** Writes the IPv4 range blocks ([m, starts[m], refs[m]]) placed by placeBlocks; `refOf` turns a prefix id into a timeline ref. */

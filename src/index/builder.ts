@@ -12,9 +12,9 @@ import { DredgeError } from '../errors.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
 import { parseIpString } from '../parse/ip.js';
 import { ScratchArrays } from '../typed.js';
-import { allocate, type Counts, F_BUILT_AT_MS, F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, sectionBytes, SLOT_LIST, SLOT_PREFIX, SRC_AWS, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT, TL_KEY_LIM } from './layout.js';
+import { allocate, type Counts, F_BUILT_AT_MS, F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, REF_TWO_LINES, sectionBytes, SLOT_LIST, SLOT_PREFIX, SRC_AWS, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT, TL_KEY_LIM } from './layout.js';
 import { IndexView, RESULT_CONFLICT } from './lookup.js';
-import { placeBlocks, writeRangeBlocks, writeTimelines } from './blocks.js';
+import { placeBlocks, refAt, spansTwoLines, timelineForms, writeRangeBlocks, writeTimelines } from './blocks.js';
 import { flattenTimelines } from './flatten.js';
 import { type MetaInput, MetaInterner } from './meta.js';
 import { maskedV4, maskedV6, type Prefix, prefixKey, readWord, requirePrefix } from './prefix.js';
@@ -488,8 +488,11 @@ export class IndexBuilder {
       if (x !== -Infinity && (x !== Math.floor(x) || x - origin <= -TL_KEY_LIM + 2 || x - origin >= TL_KEY_LIM)) keysExact = false;
     }
     const tlAt = sc.take('tlAt', Int32Array, P);
-    const rangeAt = sc.take('rangeAt', Int32Array, Math.max(1, l4Lists.n - 1));
-    const blockWords = placeBlocks(l4Lists.a, l4Lists.n - 1, l4Pfx.a, tl.idx, len4, P, rangeAt, tlAt);
+    const forms = timelineForms(tl, P, origin, keysExact, sc.take('tlCompact', Uint8Array, P), sc.take('tlWords', Int32Array, P));
+    const listCount = l4Lists.n - 1;
+    const rangeAt = sc.take('rangeAt', Int32Array, Math.max(1, listCount));
+    const rangeWords = sc.take('rangeWords', Int32Array, Math.max(1, listCount));
+    const blockWords = placeBlocks(l4Lists.a, listCount, l4Pfx.a, forms, len4, P, rangeAt, rangeWords, tlAt);
     const counts: Counts = {
       nodes: nodes.n,
       v6Start: l6Start.n,
@@ -521,27 +524,30 @@ export class IndexBuilder {
     v.f64[F_KNOWN_UNTIL] = knownUntil;
     v.f64[F_BUILT_AT_MS] = Date.now();
     // Trie leaves, range blocks and IPv6 ranges name timeline blocks directly (layout.ts "timeline ref").
-    const refOf = (p: number): number => (p < 0 ? 0 : (tlAt[p] as number) + 1);
+    const refOf = (p: number): number => (p < 0 ? 0 : refAt(tlAt[p] as number, forms.words[p] as number));
     for (let k = 0; k < nodes.n; k++) {
       const slot = nodes.a[k] as number;
       const kind = slot & 3;
       if (kind === SLOT_PREFIX) v.nodes[k] = (refOf((slot >>> 2) - 1) << 2) | SLOT_PREFIX;
-      else if (kind === SLOT_LIST && k < v4NodesEnd) v.nodes[k] = ((rangeAt[slot >>> 2] as number) << 2) | SLOT_LIST;
-      else v.nodes[k] = slot;
+      else if (kind === SLOT_LIST && k < v4NodesEnd) {
+        const li = slot >>> 2;
+        const at = rangeAt[li] as number;
+        v.nodes[k] = (((at << 1) | (spansTwoLines(at, rangeWords[li] as number) ? REF_TWO_LINES : 0)) << 2) | SLOT_LIST;
+      } else v.nodes[k] = slot;
     }
-    writeRangeBlocks(new Uint32Array(v.tl.buffer, v.tl.byteOffset, v.tl.length), l4Start.a, l4Pfx.a, l4Lists.a, l4Lists.n - 1, rangeAt, refOf);
+    writeRangeBlocks(new Uint32Array(v.tl.buffer, v.tl.byteOffset, v.tl.length), l4Start.a, l4Pfx.a, l4Lists.a, listCount, rangeAt, refOf);
     v.v6Start.set(l6Start.a.subarray(0, l6Start.n));
     for (let k = 0; k < l6Pfx.n; k++) v.v6Ref[k] = refOf(l6Pfx.a[k] as number);
     v.v6Lists.set(l6Lists.a.subarray(0, l6Lists.n));
     v.pfxIv.set(pfxIv.subarray(0, P + 1));
-    v.pfxTl.set(tlAt.subarray(0, P));
+    for (let p = 0; p < P; p++) v.pfxTl[p] = refOf(p);
     v.pfxParent.set(parent.subarray(0, P));
     v.f64[F_TL_ORIGIN] = origin;
     if (!keysExact) {
       v.tlStart.set(tl.start);
       v.tlEntry.set(tl.idx.subarray(0, P));
     }
-    writeTimelines(v.tl, tl, tlAt, P, origin);
+    writeTimelines(v.tl, tl, tlAt, forms, P, origin);
     v.pfxLen.set(len4);
     v.pfxAddr4.set(addr4);
     for (let i = 0; i < P6; i++) {

@@ -21,14 +21,17 @@
 //     v6Start     Uint32   IPv6 range lists: 4 big-endian words per range
 //     v6Ref       Int32    the timeline ref of each IPv6 range
 //     v6Lists     Int32    IPv6 list i is ranges [v6Lists[i], v6Lists[i+1])
-//     pfxTl       Int32    P: prefix p's timeline block (word offset in tl)
+//     pfxTl       Int32    P: prefix p's timeline ref
 //     tl          Int32    the lookup's blocks (blocks.ts places them):
-//                          a timeline block per prefix, [n, prefix id, keys[n], results[n]]: the
-//                          prefix's flattened timeline (flatten.ts), each span start's integer key
-//                          (tlKeyOf) and the span's result (record id, RESULT_CONFLICT, RESULT_GAP) of
-//                          "the longest prefix with an owner at t, else its parent…", resolved at
-//                          freeze. Before the first start, and at t = +Infinity or NaN, the result is
-//                          RESULT_GAP;
+//                          a timeline block per prefix: the prefix's flattened timeline (flatten.ts),
+//                          each span start's integer key (tlKeyOf) and the span's result (record id,
+//                          RESULT_CONFLICT, RESULT_GAP) of "the longest prefix with an owner at t,
+//                          else its parent…", resolved at freeze. Before the first start, and at
+//                          t = +Infinity or NaN, the result is RESULT_GAP. Wide: [n, prefix id,
+//                          keys[n], results[n]]. Compact (header has TL_COMPACT; n ≤ TL_COMPACT_MAX,
+//                          so ≤ 16 words, one cache line): [n | flags, prefix id, base key, then n
+//                          Uint16 key offsets from base and n Uint16 results + TL_RESULT_BIAS]; with
+//                          TL_OPEN_START the first span starts at -Infinity (its offset is unused);
 //                          an IPv4 range block per SLOT_LIST slot, [m, first addresses[m] (Uint32),
 //                          timeline refs[m]]: the ranges that slot's block of addresses splits into.
 //                          A block of ≤ 16 words never crosses a cache line, one of ≤ 32 never two
@@ -50,11 +53,14 @@
 //                          naming the evidence that started it
 //     ivSrc       Uint8    SRC_* bits of the evidence that produced it
 //
-// A timeline ref is a timeline block's word offset in tl + 1; 0: no prefix covers the address.
+// A timeline ref is (a timeline block's word offset in tl + 1) << 1, | REF_TWO_LINES when the block
+// reaches into a second cache line; 0: no prefix covers the address.
 // Trie slot encoding (Int32): low 2 bits the kind, the rest the payload:
 //   SLOT_PREFIX  payload = timeline ref of every address of the slot's block
 //   SLOT_NODE    payload = offset in `nodes` of a child node (stride 8)
-//   SLOT_LIST    payload = IPv4: word offset of a range block in tl; IPv6: v6 list index (binary-searched)
+//   SLOT_LIST    payload = IPv4: (word offset of a range block in tl) << 1, | REF_TWO_LINES when the block
+//                          and the timeline placed after it reach into a second line;
+//                          IPv6: v6 list index (binary-searched)
 
 import { DredgeError } from '../errors.js';
 
@@ -99,6 +105,16 @@ export function tlKeyOf(s: number, origin: number): number {
 export function tlQueryOf(t: number, origin: number): number {
   return Math.min(TL_KEY_LIM - 1, Math.max(-TL_KEY_LIM + 1, Math.floor(t) - origin));
 }
+
+/** Timeline refs and IPv4 list slots: bit 0 says the block reaches into a second cache line. */
+export const REF_TWO_LINES = 1;
+/** Timeline block header flags and limits (the compact form). */
+export const TL_COMPACT = 1 << 30;
+export const TL_OPEN_START = 1 << 29;
+export const TL_COUNT_MASK = 0xffff;
+export const TL_COMPACT_MAX = 13;
+/** Compact results are stored + this, so RESULT_CONFLICT (-3) and RESULT_GAP (-2) fit a Uint16. */
+export const TL_RESULT_BIAS = 3;
 
 export const ROOT_STRIDE = 16;
 export const NODE_STRIDE = 8;

@@ -22,7 +22,7 @@
 
 import { DredgeError } from '../errors.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
-import { F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_BYTE_LENGTH, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, hotMemory, LOOKUP_CHUNK, openViews, SCRATCH_SLOTS, scratchAt, SLOT_ADDR, SLOT_BYTES, SLOT_FAM, SLOT_LIST, SLOT_NODE, SLOT_OUT, SLOT_T, TL_KEY_LIM, tlQueryOf, type Views } from './layout.js';
+import { F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_BYTE_LENGTH, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, hotMemory, LOOKUP_CHUNK, openViews, REF_TWO_LINES, SCRATCH_SLOTS, scratchAt, SLOT_ADDR, SLOT_BYTES, SLOT_FAM, SLOT_LIST, SLOT_NODE, SLOT_OUT, SLOT_T, TL_COMPACT, TL_COUNT_MASK, TL_KEY_LIM, TL_OPEN_START, TL_RESULT_BIAS, tlQueryOf, type Views } from './layout.js';
 import { MetaReader } from './meta.js';
 import { lookupWasm, type LookupExports } from './wasm/load.js';
 
@@ -61,8 +61,9 @@ export class IndexView {
   private readonly nodes: Int32Array;
   private readonly v4Root: number;
   private readonly v6Root: number;
-  /** The tl section read as Uint32 (range blocks' first addresses). */
+  /** The tl section read as Uint32 (range blocks' first addresses) and as Uint16 (compact timelines). */
   private readonly tlU: Uint32Array;
+  private readonly tlH: Uint16Array;
   private readonly v6Start: Uint32Array;
   private readonly v6Ref: Int32Array;
   private readonly v6Lists: Int32Array;
@@ -103,6 +104,7 @@ export class IndexView {
     this.v4Root = v.header[H_V4_ROOT] as number;
     this.v6Root = v.header[H_V6_ROOT] as number;
     this.tlU = new Uint32Array(v.tl.buffer, v.tl.byteOffset, v.tl.length);
+    this.tlH = new Uint16Array(v.tl.buffer, v.tl.byteOffset, v.tl.length * 2);
     this.v6Start = v.v6Start;
     this.v6Ref = v.v6Ref;
     this.v6Lists = v.v6Lists;
@@ -171,7 +173,7 @@ export class IndexView {
       shift -= 8;
       s = nodes[(s >>> 2) + ((ip >>> shift) & 255)] as number;
     }
-    return (s & 3) === SLOT_LIST ? rangeRef(this.tlU, s >>> 2, ip) : s >>> 2;
+    return (s & 3) === SLOT_LIST ? rangeRef(this.tlU, s >>> 3, ip) : s >>> 2;
   }
 
   /** Timeline ref of the deepest prefix covering an IPv6 address (four big-endian uint32 words); 0 none. */
@@ -221,18 +223,18 @@ export class IndexView {
   }
 
   private prefixOf(ref: number): number {
-    return ref === 0 ? -1 : (this.tl[ref] as number); // block [n, prefix, …] at ref - 1
+    return ref === 0 ? -1 : (this.tl[ref >>> 1] as number); // block [n, prefix, …] at (ref >>> 1) - 1
   }
 
   /** Prefix p's flattened timeline at t: what the prefix chain answers at t (p = -1: none covers). */
   resolve(p: number, t: number, publicIfUncovered: boolean): number {
-    return this.resolveRef(p < 0 ? 0 : (this.pfxTl[p] as number) + 1, t, publicIfUncovered);
+    return this.resolveRef(p < 0 ? 0 : (this.pfxTl[p] as number), t, publicIfUncovered);
   }
 
   /** The timeline block `ref` names, at t (ref 0: no prefix covers the address). */
   resolveRef(ref: number, t: number, publicIfUncovered: boolean): number {
     if (ref === 0) return publicIfUncovered ? 0 : RESULT_UNKNOWN;
-    return timelineAt(this.tl, ref - 1, tlQueryOf(t, this.tlOrigin), t, this.tlEntry, this.tlStart);
+    return timelineAt(this.tl, this.tlH, (ref >>> 1) - 1, tlQueryOf(t, this.tlOrigin), t, this.tlEntry, this.tlStart);
   }
 
   /** Reference: from the deepest covering prefix, the first one with an own interval containing t. */
@@ -327,7 +329,7 @@ export class IndexView {
       const hi = Math.min(n, lo + LOOKUP_CHUNK);
       stageRanges(this.tlU, addr, st, lo, hi);
       this.touched ^= touchTimelines(this.tl, st, lo, hi);
-      stageTimeline(this.tl, this.tlEntry, this.tlStart, this.tlOrigin, addr, t, st, lo, hi, out);
+      stageTimeline(this.tl, this.tlH, this.tlEntry, this.tlStart, this.tlOrigin, addr, t, st, lo, hi, out);
     }
     for (let r = 0, left = others; left > 0 && r < n; r++) {
       if ((st[r] as number) >= 0) continue;
@@ -386,10 +388,22 @@ function rangeRef(r: Uint32Array, b: number, ip: number): number {
   return r[b + 1 + m + base] as number;
 }
 
-/** Timeline block at word b ([n, prefix, keys[n], results[n]]) at query key q (tlQueryOf(t)) and time t. */
-function timelineAt(tl: Int32Array, b: number, q: number, t: number, tlEntry: Int32Array, tlStart: Float64Array): number {
-  const n = tl[b] as number;
-  if (n === 0 || !(t < Infinity)) return RESULT_GAP;
+/** Timeline block at word b (layout.ts: wide or compact) at query key q (tlQueryOf(t)) and time t. */
+function timelineAt(tl: Int32Array, tlH: Uint16Array, b: number, q: number, t: number, tlEntry: Int32Array, tlStart: Float64Array): number {
+  const h = tl[b] as number;
+  if (!(t < Infinity)) return RESULT_GAP;
+  if ((h & TL_COMPACT) !== 0) {
+    // n ≤ TL_COMPACT_MAX 16-bit offsets from the base key; an open first span counts whatever q is
+    const n = h & TL_COUNT_MASK;
+    const open = (h & TL_OPEN_START) !== 0 ? 1 : 0;
+    const rq = q - (tl[b + 2] as number);
+    const keys = 2 * (b + 3);
+    let k = open;
+    if (rq >= 0) for (let i = keys + open, e = keys + n; i < e; i++) k += (tlH[i] as number) <= rq ? 1 : 0;
+    return k === 0 ? RESULT_GAP : (tlH[keys + n + k - 1] as number) - TL_RESULT_BIAS;
+  }
+  const n = h;
+  if (n === 0) return RESULT_GAP;
   // k = how many keys are ≤ q: keys [0, base) are, by the bisection; the window's are counted
   let base = 0;
   let len = n;
@@ -434,23 +448,26 @@ function stageRanges(ranges: Uint32Array, addr: Uint32Array, st: Int32Array, fro
   for (let r = from; r < to; r++) {
     const s = st[r] as number;
     if (s < 0) continue;
-    st[r] = (s & 3) === SLOT_LIST ? rangeRef(ranges, s >>> 2, addr[r] as number) : s >>> 2;
+    st[r] = (s & 3) === SLOT_LIST ? rangeRef(ranges, s >>> 3, addr[r] as number) : s >>> 2;
   }
 }
 
-/** Stage 3: reads the first two lines of each row's timeline block with nothing depending on the reads, so the rows' misses overlap and stage 4 finds its lines in cache. */
+/** Stage 3: reads the line or two of each row's timeline block with nothing depending on the reads, so the rows' misses overlap and stage 4 finds its lines in cache. */
 function touchTimelines(tl: Int32Array, st: Int32Array, from: number, to: number): number {
   let x = 0;
   const last = tl.length - 1;
   for (let r = from; r < to; r++) {
     const v = st[r] as number;
-    if (v > 0) x ^= (tl[v - 1] as number) ^ (tl[Math.min(v + 15, last)] as number);
+    if (v === 0) continue;
+    const b = (v >>> 1) - 1;
+    x ^= tl[b] as number;
+    if ((v & REF_TWO_LINES) !== 0) x ^= tl[Math.min(b + 16, last)] as number;
   }
   return x;
 }
 
 /** Stage 4: the timeline block at t (IndexView.resolveRef). */
-function stageTimeline(tl: Int32Array, tlEntry: Int32Array, tlStart: Float64Array, origin: number, addr: Uint32Array, t: Float64Array, st: Int32Array, from: number, to: number, out: Int32Array): void {
+function stageTimeline(tl: Int32Array, tlH: Uint16Array, tlEntry: Int32Array, tlStart: Float64Array, origin: number, addr: Uint32Array, t: Float64Array, st: Int32Array, from: number, to: number, out: Int32Array): void {
   for (let r = from; r < to; r++) {
     const v = st[r] as number;
     if (v < 0) continue;
@@ -461,7 +478,7 @@ function stageTimeline(tl: Int32Array, tlEntry: Int32Array, tlStart: Float64Arra
     const time = t[r] as number;
     let q = Math.floor(time) - origin;
     q = (q < TL_Q_MIN ? TL_Q_MIN : q > TL_Q_MAX ? TL_Q_MAX : q) | 0;
-    out[r] = timelineAt(tl, v - 1, q, time, tlEntry, tlStart);
+    out[r] = timelineAt(tl, tlH, (v >>> 1) - 1, q, time, tlEntry, tlStart);
   }
 }
 

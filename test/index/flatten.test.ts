@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IndexBuilder } from '../../src/index/builder.js';
+import { TL_COMPACT, TL_OPEN_START } from '../../src/index/layout.js';
 import { IndexView, RESULT_NO_ADDRESS } from '../../src/index/lookup.js';
 import { flattenTimelines, TL_GAP } from '../../src/index/flatten.js';
 import { formatIPv4 } from '../../src/parse/ip.js';
@@ -89,9 +90,19 @@ describe('flattened timelines', () => {
       js.lookupColumn(addr, fam, new Uint8Array(0), t, n, outJs);
       assert.equal(js.rowsBy.js, n);
       assert.deepEqual(outJs, out, 'the JS and WebAssembly batch lookups agree');
+      // Both timeline forms (layout.ts) and the bisection of long wide ones are exercised.
       let long = 0;
-      for (let p = 0; p < view.prefixCount; p++) if ((view.v.tl[view.v.pfxTl[p] as number] as number) > 16) long++;
+      let compact = 0;
+      let openCompact = 0;
+      for (let p = 0; p < view.prefixCount; p++) {
+        const h = view.v.tl[((view.v.pfxTl[p] as number) >>> 1) - 1] as number;
+        if ((h & TL_COMPACT) !== 0) compact++;
+        if ((h & TL_COMPACT) !== 0 && (h & TL_OPEN_START) !== 0) openCompact++;
+        else if (h > 16) long++;
+      }
       assert.ok(seed > 2 || long > 0, 'some timelines are longer than the 16 spans counted without bisection');
+      if (fractions) assert.equal(compact, 0, 'exact Float64 starts keep every timeline wide');
+      else assert.ok(compact > 0 && compact < view.prefixCount && openCompact > 0, `compact (${openCompact} of them open since -Infinity) and wide timelines both occur (${compact} of ${view.prefixCount} compact)`);
       let nested = 0;
       for (let i = 0; i < n; i++) {
         if (fam[i] === 0) {
