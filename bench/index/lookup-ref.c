@@ -73,20 +73,25 @@ static void lookup_chunk(const uint32_t *addr, const double *t, int n, int32_t *
   for (int r = 0; r < n; r++) {
     int32_t s = st[r];
     if ((s & 3) == SLOT_LIST) {
-      uint32_t b = (uint32_t)s >> 3;
+      uint32_t b = ((uint32_t)s >> 4) << 1, lines = ((uint32_t)s >> 2) & 3;
       x ^= tl[b];
-      if (((uint32_t)s >> 2) & REF_TWO_LINES) x ^= tl[b + 16];
+      if (lines > 0) x ^= tl[b + 16];
+      if (lines > 1) x ^= tl[b + 32];
+      if (lines > 2) x ^= tl[b + 48];
     }
   }
   for (int r = 0; r < n; r++) {
     int32_t s = st[r];
     if ((s & 3) != SLOT_LIST) { st[r] = (int32_t)((uint32_t)s >> 2); continue; }
-    int32_t b = (int32_t)((uint32_t)s >> 3), m = tl[b];
+    int32_t b = (int32_t)(((uint32_t)s >> 4) << 1), m = tl[b];
     uint32_t ip = addr[r];
     int32_t k;
     if (m <= 16) {
       k = 0;
       for (int j = 0; j < 16; j++) k += (j < m) & (tlU[b + 1 + j] <= ip);
+    } else if (m <= 48) {
+      k = 0;
+      for (int j = 0; j < 48; j++) k += (j < m) & (tlU[b + 1 + j] <= ip);
     } else {
       int32_t base = 0, len = m;
       while (len > 1) { int32_t half = len >> 1; base = tlU[b + 1 + base + half] <= ip ? base + half : base; len -= half; }

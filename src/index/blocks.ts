@@ -18,6 +18,18 @@
 import type { Flattened } from './flatten.js';
 import { REF_TWO_LINES, TL_COMPACT, TL_COMPACT_MAX, TL_KEY_LIM, TL_OPEN_START, TL_RESULT_BIAS, tlKeyOf } from './layout.js';
 
+/** Range blocks start at an even word: their slot holds the offset halved, beside a line count (rangeSlotPayload). */
+function placeRange(at: number, words: number): number {
+  const w = place(at, words);
+  return w + (w & 1);
+}
+
+/** An IPv4 SLOT_LIST slot's payload (layout.ts): the range block's word offset halved, and how many lines (1-4) the block and what shares its lines reach into, less one. */
+export function rangeSlotPayload(at: number, words: number): number {
+  const lines = Math.min(4, (((at & 15) + words + 15) >> 4));
+  return ((at >>> 1) << 2) | (lines - 1);
+}
+
 function place(at: number, words: number): number {
   const o = at & 15;
   return (words <= 16 && o + words > 16) || (words > 16 && words <= 32 && o + words > 32) ? (at + 15) & ~15 : at;
@@ -58,8 +70,8 @@ export function timelineForms(f: Flattened, P: number, origin: number, exact: bo
  * its timeline right after the block, both within two cache lines when they fit: an address in a
  * /32 of a /24 block with one host then costs one cache miss, not one for the block and one for
  * the timeline. The other timelines follow (on the same page), then every prefix not placed yet in
- * prefix order. `rangeWords[i]` gets the words the block and what shares its lines span (for
- * REF_TWO_LINES). `len`: prefix lengths (IPv4 ids first).
+ * prefix order. `rangeWords[i]` gets the words the block and a timeline placed with it span (for
+ * rangeSlotPayload). `len`: prefix lengths (IPv4 ids first).
  */
 export function placeBlocks(lists: Int32Array, listCount: number, pfx: Int32Array, forms: TimelineForms, len: Uint8Array, P: number, rangeAt: Int32Array, rangeWords: Int32Array, tlAt: Int32Array): number {
   const tlWords = forms.words;
@@ -76,14 +88,14 @@ export function placeBlocks(lists: Int32Array, listCount: number, pfx: Int32Arra
     }
     if (first >= 0 && words + (tlWords[first] as number) <= 32) {
       const both = words + (tlWords[first] as number);
-      w = place(w, both);
+      w = placeRange(w, both);
       rangeAt[i] = w;
       rangeWords[i] = both;
       w += words;
       tlAt[first] = w;
       w += tlWords[first] as number;
     } else {
-      w = place(w, words);
+      w = placeRange(w, words);
       rangeAt[i] = w;
       rangeWords[i] = words;
       w += words;

@@ -12,9 +12,9 @@ import { DredgeError } from '../errors.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
 import { parseIpString } from '../parse/ip.js';
 import { ScratchArrays } from '../typed.js';
-import { allocate, type Counts, F_BUILT_AT_MS, F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, REF_TWO_LINES, sectionBytes, SLOT_LIST, SLOT_PREFIX, SRC_AWS, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT, TL_KEY_LIM } from './layout.js';
+import { allocate, type Counts, F_BUILT_AT_MS, F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, sectionBytes, SLOT_LIST, SLOT_PREFIX, SRC_AWS, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT, TL_KEY_LIM } from './layout.js';
 import { IndexView, RESULT_CONFLICT } from './lookup.js';
-import { placeBlocks, refAt, spansTwoLines, timelineForms, writeRangeBlocks, writeTimelines } from './blocks.js';
+import { placeBlocks, rangeSlotPayload, refAt, timelineForms, writeRangeBlocks, writeTimelines } from './blocks.js';
 import { flattenTimelines } from './flatten.js';
 import { type MetaInput, MetaInterner } from './meta.js';
 import { maskedV4, maskedV6, type Prefix, prefixKey, readWord, requirePrefix } from './prefix.js';
@@ -493,6 +493,8 @@ export class IndexBuilder {
     const rangeAt = sc.take('rangeAt', Int32Array, Math.max(1, listCount));
     const rangeWords = sc.take('rangeWords', Int32Array, Math.max(1, listCount));
     const blockWords = placeBlocks(l4Lists.a, listCount, l4Pfx.a, forms, len4, P, rangeAt, rangeWords, tlAt);
+    // Slots name blocks by 28-bit halved offsets (layout.ts); past that the trie cannot address them.
+    if (blockWords >= 2 ** 28) throw new DredgeError('DREDGE_ERR_INDEX', `index generation needs ${blockWords} words of lookup blocks, more than the ${2 ** 28} a generation can address; reduce prefixes or the retention horizon (--horizon)`);
     const counts: Counts = {
       nodes: nodes.n,
       v6Start: l6Start.n,
@@ -531,8 +533,7 @@ export class IndexBuilder {
       if (kind === SLOT_PREFIX) v.nodes[k] = (refOf((slot >>> 2) - 1) << 2) | SLOT_PREFIX;
       else if (kind === SLOT_LIST && k < v4NodesEnd) {
         const li = slot >>> 2;
-        const at = rangeAt[li] as number;
-        v.nodes[k] = (((at << 1) | (spansTwoLines(at, rangeWords[li] as number) ? REF_TWO_LINES : 0)) << 2) | SLOT_LIST;
+        v.nodes[k] = (rangeSlotPayload(rangeAt[li] as number, rangeWords[li] as number) << 2) | SLOT_LIST;
       } else v.nodes[k] = slot;
     }
     writeRangeBlocks(new Uint32Array(v.tl.buffer, v.tl.byteOffset, v.tl.length), l4Start.a, l4Pfx.a, l4Lists.a, listCount, rangeAt, refOf);

@@ -58,8 +58,9 @@
 // Trie slot encoding (Int32): low 2 bits the kind, the rest the payload:
 //   SLOT_PREFIX  payload = timeline ref of every address of the slot's block
 //   SLOT_NODE    payload = offset in `nodes` of a child node (stride 8)
-//   SLOT_LIST    payload = IPv4: (word offset of a range block in tl) << 1, | REF_TWO_LINES when the block
-//                          and the timeline placed after it reach into a second line;
+//   SLOT_LIST    payload = IPv4: (word offset of a range block in tl, always even) >> 1 << 2, | the
+//                          number of cache lines (1-4) the block, and a timeline placed after it,
+//                          reach into, less one (blocks.ts rangeSlotPayload);
 //                          IPv6: v6 list index (binary-searched)
 
 import { DredgeError } from '../errors.js';
@@ -106,7 +107,7 @@ export function tlQueryOf(t: number, origin: number): number {
   return Math.min(TL_KEY_LIM - 1, Math.max(-TL_KEY_LIM + 1, Math.floor(t) - origin));
 }
 
-/** Timeline refs and IPv4 list slots: bit 0 says the block reaches into a second cache line. */
+/** Timeline refs: bit 0 says the block reaches into a second cache line. */
 export const REF_TWO_LINES = 1;
 /** Timeline block header flags and limits (the compact form). */
 export const TL_COMPACT = 1 << 30;

@@ -173,7 +173,7 @@ export class IndexView {
       shift -= 8;
       s = nodes[(s >>> 2) + ((ip >>> shift) & 255)] as number;
     }
-    return (s & 3) === SLOT_LIST ? rangeRef(this.tlU, s >>> 3, ip) : s >>> 2;
+    return (s & 3) === SLOT_LIST ? rangeRef(this.tlU, (s >>> 4) << 1, ip) : s >>> 2;
   }
 
   /** Timeline ref of the deepest prefix covering an IPv6 address (four big-endian uint32 words); 0 none. */
@@ -448,7 +448,7 @@ function stageRanges(ranges: Uint32Array, addr: Uint32Array, st: Int32Array, fro
   for (let r = from; r < to; r++) {
     const s = st[r] as number;
     if (s < 0) continue;
-    st[r] = (s & 3) === SLOT_LIST ? rangeRef(ranges, s >>> 3, addr[r] as number) : s >>> 2;
+    st[r] = (s & 3) === SLOT_LIST ? rangeRef(ranges, (s >>> 4) << 1, addr[r] as number) : s >>> 2;
   }
 }
 
