@@ -120,7 +120,8 @@ static void lookup_chunk(const uint32_t *addr, const double *t, int n, int32_t *
       int32_t c = open;
       if (rq >= 0) {
         uint32_t rq16 = rq > 0xffff ? 0xffff : (uint32_t)rq;
-        for (int j = 0; j < 16; j++) c += (j >= open) & (j < cn) & (keys[j] <= rq16);
+        int lanes = cn > 8 ? 16 : 8; // what the WebAssembly lookup loads (blocks.ts timelineReach)
+        for (int j = 0; j < lanes; j++) c += (j >= open) & (j < cn) & (keys[j] <= rq16);
       }
       out[r] = c == 0 ? RESULT_GAP : (int32_t)keys[cn + c - 1] - TL_RESULT_BIAS;
       continue;

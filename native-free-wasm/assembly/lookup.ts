@@ -72,13 +72,13 @@ const COUNT_MAX: i32 = 16;
   return -(i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3));
 }
 
-/** How many of the n (≤ 16) 16-bit keys at p are ≤ q (0 ≤ q ≤ 65535), skipping the first `skip` (0 or 1). */
+/** How many of the n (≤ 16) 16-bit keys at p are ≤ q (0 ≤ q ≤ 65535), skipping the first `skip` (0 or 1). Reads 16 bytes, 32 when n > 8 (blocks.ts timelineReach). */
 @inline function countLe16(p: usize, n: i32, skip: i32, q: i32): i32 {
   const qv = i16x8.splat(<i16>q);
   const mask = ((1 << n) - 1) & ~skip; // lanes [skip, n)
-  const lo = i16x8.bitmask(i16x8.le_u(v128.load(p), qv));
-  const hi = i16x8.bitmask(i16x8.le_u(v128.load(p, 16), qv));
-  return <i32>popcnt<u32>(<u32>((lo | (hi << 8)) & mask));
+  let bits = i16x8.bitmask(i16x8.le_u(v128.load(p), qv));
+  if (n > 8) bits |= i16x8.bitmask(i16x8.le_u(v128.load(p, 16), qv)) << 8;
+  return <i32>popcnt<u32>(<u32>(bits & mask));
 }
 
 /** prefix.ts isPublicV4. */

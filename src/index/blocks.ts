@@ -5,10 +5,11 @@
 // array in between, and the batch lookup overlaps the rows' cache misses.
 //
 // Placement: a block of at most 16 words (64 bytes) is moved to the next cache line rather than cross
-// one, a block of 17–32 words rather than span three; the lookup then reads at most two lines of a
-// timeline, both touched ahead of the search (native-free-wasm/assembly/lookup.ts), and a ref or
-// slot says whether its block spans two lines (layout.ts REF_TWO_LINES), so a lookup touches no line
-// it does not need.
+// one, a block of 17–32 words rather than span three, a range block of more than 32 starts a line;
+// the lookup touches the lines of a block ahead of searching it (native-free-wasm/assembly/lookup.ts),
+// and a ref or slot says how many lines that is (layout.ts REF_TWO_LINES, rangeSlotPayload), counted
+// over what the search reads (its vector loads read a little past a short block: `reach`), so the
+// search never waits for a line the touch pass did not bring in.
 //
 // A timeline of at most TL_COMPACT_MAX spans whose keys lie within 65,535 s of each other (a first
 // span open since -Infinity aside) and whose results fit 16 bits is written compact, in one cache
@@ -18,15 +19,25 @@
 import type { Flattened } from './flatten.js';
 import { REF_TWO_LINES, TL_COMPACT, TL_COMPACT_MAX, TL_KEY_LIM, TL_OPEN_START, TL_RESULT_BIAS, tlKeyOf } from './layout.js';
 
-/** Range blocks start at an even word: their slot holds the offset halved, beside a line count (rangeSlotPayload). */
+/** Range blocks start at an even word (their slot holds the offset halved, beside a line count: rangeSlotPayload), and at a line when over 32 words. */
 function placeRange(at: number, words: number): number {
-  const w = place(at, words);
+  const w = words > 32 ? (at + 15) & ~15 : place(at, words);
   return w + (w & 1);
 }
 
-/** An IPv4 SLOT_LIST slot's payload (layout.ts): the range block's word offset halved, and how many lines (1-4) the block and what shares its lines reach into, less one. */
-export function rangeSlotPayload(at: number, words: number): number {
-  const lines = Math.min(4, (((at & 15) + words + 15) >> 4));
+/** Words from a range block's start that the lookup's search reads: the block, and at least what its vector counts load (16 or 48 starts). */
+export function rangeReach(m: number): number {
+  return Math.max(1 + 2 * m, m <= 16 ? 17 : m <= 48 ? 49 : 0);
+}
+
+/** Words from a timeline block's start that the lookup's search reads (compact: one vector of keys up to 8, two above; wide: four vectors up to 16, else the bisection stays in the block). */
+export function timelineReach(compact: boolean, n: number): number {
+  return compact ? Math.max(3 + n, n <= 8 ? 7 : 11) : Math.max(2 + 2 * n, n <= 16 ? 18 : 0);
+}
+
+/** An IPv4 SLOT_LIST slot's payload (layout.ts): the range block's word offset halved, and how many lines (1-4) the search of the block and of a timeline placed with it reaches into, less one. */
+export function rangeSlotPayload(at: number, reach: number): number {
+  const lines = Math.min(4, ((at & 15) + reach + 15) >> 4);
   return ((at >>> 1) << 2) | (lines - 1);
 }
 
@@ -35,14 +46,15 @@ function place(at: number, words: number): number {
   return (words <= 16 && o + words > 16) || (words > 16 && words <= 32 && o + words > 32) ? (at + 15) & ~15 : at;
 }
 
-/** Which timelines are compact, and every timeline block's size in words. */
+/** Which timelines are compact, every timeline block's size in words and how far its search reads (timelineReach). */
 export interface TimelineForms {
   compact: Uint8Array;
   words: Int32Array;
+  reach: Int32Array;
 }
 
 /** Decides each prefix's timeline form (compact needs `exact`: no Float64 starts in the generation). */
-export function timelineForms(f: Flattened, P: number, origin: number, exact: boolean, compact: Uint8Array, words: Int32Array): TimelineForms {
+export function timelineForms(f: Flattened, P: number, origin: number, exact: boolean, compact: Uint8Array, words: Int32Array, reach: Int32Array): TimelineForms {
   for (let p = 0; p < P; p++) {
     const lo = f.idx[p] as number;
     const n = (f.idx[p + 1] as number) - lo;
@@ -59,8 +71,9 @@ export function timelineForms(f: Flattened, P: number, origin: number, exact: bo
     }
     compact[p] = ok ? 1 : 0;
     words[p] = ok ? 3 + n : 2 + 2 * n;
+    reach[p] = timelineReach(ok, n);
   }
-  return { compact, words };
+  return { compact, words, reach };
 }
 
 /**
@@ -70,10 +83,10 @@ export function timelineForms(f: Flattened, P: number, origin: number, exact: bo
  * its timeline right after the block, both within two cache lines when they fit: an address in a
  * /32 of a /24 block with one host then costs one cache miss, not one for the block and one for
  * the timeline. The other timelines follow (on the same page), then every prefix not placed yet in
- * prefix order. `rangeWords[i]` gets the words the block and a timeline placed with it span (for
- * rangeSlotPayload). `len`: prefix lengths (IPv4 ids first).
+ * prefix order. `rangeReach[i]` gets how far the searches of the block and of a timeline placed with
+ * it read (for rangeSlotPayload). `len`: prefix lengths (IPv4 ids first).
  */
-export function placeBlocks(lists: Int32Array, listCount: number, pfx: Int32Array, forms: TimelineForms, len: Uint8Array, P: number, rangeAt: Int32Array, rangeWords: Int32Array, tlAt: Int32Array): number {
+export function placeBlocks(lists: Int32Array, listCount: number, pfx: Int32Array, forms: TimelineForms, len: Uint8Array, P: number, rangeAt: Int32Array, reachOut: Int32Array, tlAt: Int32Array): number {
   const tlWords = forms.words;
   tlAt.fill(-1, 0, P);
   let w = 0;
@@ -90,14 +103,14 @@ export function placeBlocks(lists: Int32Array, listCount: number, pfx: Int32Arra
       const both = words + (tlWords[first] as number);
       w = placeRange(w, both);
       rangeAt[i] = w;
-      rangeWords[i] = both;
+      reachOut[i] = Math.max(rangeReach(hi - lo), words + (forms.reach[first] as number));
       w += words;
       tlAt[first] = w;
       w += tlWords[first] as number;
     } else {
       w = placeRange(w, words);
       rangeAt[i] = w;
-      rangeWords[i] = words;
+      reachOut[i] = rangeReach(hi - lo);
       w += words;
     }
     for (let k = lo; k < hi; k++) {
@@ -151,9 +164,9 @@ export function writeTimelines(tl: Int32Array, f: Flattened, at: Int32Array, for
   }
 }
 
-/** A timeline ref (layout.ts) of the block of `words` words at word `at`. */
-export function refAt(at: number, words: number): number {
-  return ((at + 1) << 1) | (spansTwoLines(at, words) ? REF_TWO_LINES : 0);
+/** A timeline ref (layout.ts) of the block at word `at` whose search reads `reach` words. */
+export function refAt(at: number, reach: number): number {
+  return ((at + 1) << 1) | (spansTwoLines(at, reach) ? REF_TWO_LINES : 0);
 }
 
 /** Writes the IPv4 range blocks ([m, starts[m], refs[m]]) placed by placeBlocks; `refOf` turns a prefix id into a timeline ref. */

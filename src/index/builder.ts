@@ -488,11 +488,11 @@ export class IndexBuilder {
       if (x !== -Infinity && (x !== Math.floor(x) || x - origin <= -TL_KEY_LIM + 2 || x - origin >= TL_KEY_LIM)) keysExact = false;
     }
     const tlAt = sc.take('tlAt', Int32Array, P);
-    const forms = timelineForms(tl, P, origin, keysExact, sc.take('tlCompact', Uint8Array, P), sc.take('tlWords', Int32Array, P));
+    const forms = timelineForms(tl, P, origin, keysExact, sc.take('tlCompact', Uint8Array, P), sc.take('tlWords', Int32Array, P), sc.take('tlReach', Int32Array, P));
     const listCount = l4Lists.n - 1;
     const rangeAt = sc.take('rangeAt', Int32Array, Math.max(1, listCount));
-    const rangeWords = sc.take('rangeWords', Int32Array, Math.max(1, listCount));
-    const blockWords = placeBlocks(l4Lists.a, listCount, l4Pfx.a, forms, len4, P, rangeAt, rangeWords, tlAt);
+    const rangeReach = sc.take('rangeReach', Int32Array, Math.max(1, listCount));
+    const blockWords = placeBlocks(l4Lists.a, listCount, l4Pfx.a, forms, len4, P, rangeAt, rangeReach, tlAt);
     // Slots name blocks by 28-bit halved offsets (layout.ts); past that the trie cannot address them.
     if (blockWords >= 2 ** 28) throw new DredgeError('DREDGE_ERR_INDEX', `index generation needs ${blockWords} words of lookup blocks, more than the ${2 ** 28} a generation can address; reduce prefixes or the retention horizon (--horizon)`);
     const counts: Counts = {
@@ -526,14 +526,14 @@ export class IndexBuilder {
     v.f64[F_KNOWN_UNTIL] = knownUntil;
     v.f64[F_BUILT_AT_MS] = Date.now();
     // Trie leaves, range blocks and IPv6 ranges name timeline blocks directly (layout.ts "timeline ref").
-    const refOf = (p: number): number => (p < 0 ? 0 : refAt(tlAt[p] as number, forms.words[p] as number));
+    const refOf = (p: number): number => (p < 0 ? 0 : refAt(tlAt[p] as number, forms.reach[p] as number));
     for (let k = 0; k < nodes.n; k++) {
       const slot = nodes.a[k] as number;
       const kind = slot & 3;
       if (kind === SLOT_PREFIX) v.nodes[k] = (refOf((slot >>> 2) - 1) << 2) | SLOT_PREFIX;
       else if (kind === SLOT_LIST && k < v4NodesEnd) {
         const li = slot >>> 2;
-        v.nodes[k] = (rangeSlotPayload(rangeAt[li] as number, rangeWords[li] as number) << 2) | SLOT_LIST;
+        v.nodes[k] = (rangeSlotPayload(rangeAt[li] as number, rangeReach[li] as number) << 2) | SLOT_LIST;
       } else v.nodes[k] = slot;
     }
     writeRangeBlocks(new Uint32Array(v.tl.buffer, v.tl.byteOffset, v.tl.length), l4Start.a, l4Pfx.a, l4Lists.a, listCount, rangeAt, refOf);
