@@ -90,8 +90,10 @@ static void lookup_chunk(const uint32_t *addr, const double *t, int n, int32_t *
       k = 0;
       for (int j = 0; j < 16; j++) k += (j < m) & (tlU[b + 1 + j] <= ip);
     } else if (m <= 48) {
-      k = 0;
-      for (int j = 0; j < 48; j++) k += (j < m) & (tlU[b + 1 + j] <= ip);
+      const uint32_t *p = tlU + b + 1;
+      int32_t seg = (p[16] <= ip) + ((m > 32) & (p[32] <= ip));
+      k = seg * 16;
+      for (int j = 0; j < 16; j++) k += (j < m - seg * 16) & (p[seg * 16 + j] <= ip);
     } else {
       int32_t base = 0, len = m;
       while (len > 1) { int32_t half = len >> 1; base = tlU[b + 1 + base + half] <= ip ? base + half : base; len -= half; }
