@@ -39,36 +39,25 @@ const COUNT_MAX: i32 = 16;
   return load<i32>(base + (<usize>i << 2));
 }
 
-/** How many of the `n` (≤ 16) signed keys from p are ≤ q (keys sorted: the index of the first > q). */
-@inline function countLe(p: usize, n: i32, q: i32): i32 {
+/** The lanes of v that are ≤ q (all bits set), compared signed or unsigned (range starts are addresses). */
+@inline function le(v: v128, q: v128, unsigned: bool): v128 {
+  return unsigned ? i32x4.le_u(v, q) : i32x4.le_s(v, q);
+}
+
+/** How many of the `n` (≤ 16) keys from p are ≤ q (keys sorted: the index of the first > q); `unsigned` is a constant at each call, so the choice folds away. */
+@inline function countLe(p: usize, n: i32, q: i32, unsigned: bool): i32 {
   const qv = i32x4.splat(q);
   const nv = i32x4.splat(n);
   const lane = i32x4(0, 1, 2, 3);
   const four = i32x4.splat(4);
   // a true lane is -1: subtracting the masks counts them; lanes ≥ n are masked off
-  let acc = v128.and(i32x4.le_s(v128.load(p), qv), i32x4.lt_s(lane, nv));
+  let acc = v128.and(le(v128.load(p), qv, unsigned), i32x4.lt_s(lane, nv));
   const l1 = i32x4.add(lane, four);
-  acc = i32x4.add(acc, v128.and(i32x4.le_s(v128.load(p, 16), qv), i32x4.lt_s(l1, nv)));
+  acc = i32x4.add(acc, v128.and(le(v128.load(p, 16), qv, unsigned), i32x4.lt_s(l1, nv)));
   const l2 = i32x4.add(l1, four);
-  acc = i32x4.add(acc, v128.and(i32x4.le_s(v128.load(p, 32), qv), i32x4.lt_s(l2, nv)));
+  acc = i32x4.add(acc, v128.and(le(v128.load(p, 32), qv, unsigned), i32x4.lt_s(l2, nv)));
   const l3 = i32x4.add(l2, four);
-  acc = i32x4.add(acc, v128.and(i32x4.le_s(v128.load(p, 48), qv), i32x4.lt_s(l3, nv)));
-  return -(i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3));
-}
-
-/** countLe for unsigned keys (range starts are addresses). */
-@inline function countLeU(p: usize, n: i32, q: u32): i32 {
-  const qv = i32x4.splat(q);
-  const nv = i32x4.splat(n);
-  const lane = i32x4(0, 1, 2, 3);
-  const four = i32x4.splat(4);
-  let acc = v128.and(i32x4.le_u(v128.load(p), qv), i32x4.lt_s(lane, nv));
-  const l1 = i32x4.add(lane, four);
-  acc = i32x4.add(acc, v128.and(i32x4.le_u(v128.load(p, 16), qv), i32x4.lt_s(l1, nv)));
-  const l2 = i32x4.add(l1, four);
-  acc = i32x4.add(acc, v128.and(i32x4.le_u(v128.load(p, 32), qv), i32x4.lt_s(l2, nv)));
-  const l3 = i32x4.add(l2, four);
-  acc = i32x4.add(acc, v128.and(i32x4.le_u(v128.load(p, 48), qv), i32x4.lt_s(l3, nv)));
+  acc = i32x4.add(acc, v128.and(le(v128.load(p, 48), qv, unsigned), i32x4.lt_s(l3, nv)));
   return -(i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3));
 }
 
@@ -153,13 +142,13 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
     const m = ld(tl, b);
     const ip = load<u32>(addr + ro);
     let k: i32;
-    if (m <= COUNT_MAX) k = countLeU(tl + (<usize>(b + 1) << 2), m, ip);
+    if (m <= COUNT_MAX) k = countLe(tl + (<usize>(b + 1) << 2), m, ip, true);
     else if (m <= 48) {
       // the densest blocks the trie makes (trie-build.ts LIST_MAX): two probes pick the 16 starts
       // holding ip's range, one count finishes (three counts cost twice as much: 19 ns per row)
       const p = tl + (<usize>(b + 1) << 2);
       const seg = <i32>(load<u32>(p, 64) <= ip) + <i32>((m > 32) & (load<u32>(p, 128) <= ip));
-      k = (seg << 4) + countLeU(p + (<usize>seg << 6), m - (seg << 4), ip);
+      k = (seg << 4) + countLe(p + (<usize>seg << 6), m - (seg << 4), ip, true);
     } else {
       let base = 0;
       let len = m;
@@ -215,7 +204,7 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
       continue;
     }
     let k: i32;
-    if (len <= COUNT_MAX) k = countLe(tl + (<usize>(b + 2) << 2), len, q);
+    if (len <= COUNT_MAX) k = countLe(tl + (<usize>(b + 2) << 2), len, q, false);
     else {
       let base = 0;
       let l = len;
