@@ -68,7 +68,7 @@ static void lookup_chunk(const uint32_t *addr, const double *t, int n, int32_t *
     while ((s & 3) == SLOT_NODE) { shift -= 8; s = nodes[((uint32_t)s >> 2) + ((ip >> shift) & 255)]; }
     st[r] = s;
     double q = floor(t[r]) - origin;
-    tq[r] = (int32_t)(q < QMIN ? QMIN : q > QMAX ? QMAX : q);
+    tq[r] = q != q ? 0 : (int32_t)(q < QMIN ? QMIN : q > QMAX ? QMAX : q); // NaN: the time check decides
   }
   for (int r = 0; r < n; r++) {
     int32_t s = st[r];

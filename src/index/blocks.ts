@@ -8,8 +8,9 @@
 // one, a block of 17–32 words rather than span three, a range block of more than 32 starts a line;
 // the lookup touches the lines of a block ahead of searching it (native-free-wasm/assembly/lookup.ts),
 // and a ref or slot says how many lines that is (layout.ts REF_TWO_LINES, rangeSlotPayload), counted
-// over what the search reads (its vector loads read a little past a short block: `reach`), so the
-// search never waits for a line the touch pass did not bring in.
+// over what the search reads (its vector loads read a little past a short block: `reach`): up to two
+// lines of a timeline and four of a range block, so only longer blocks (wide timelines past 15 spans,
+// range blocks past 31 ranges) can make a search wait for a line the touch pass did not bring in.
 //
 // A timeline of at most TL_COMPACT_MAX spans whose keys lie within 65,535 s of each other (a first
 // span open since -Infinity aside) and whose results fit 16 bits is written compact, in one cache
@@ -21,8 +22,8 @@ import { REF_TWO_LINES, TL_COMPACT, TL_COMPACT_MAX, TL_KEY_LIM, TL_OPEN_START, T
 
 /** Range blocks start at an even word (their slot holds the offset halved, beside a line count: rangeSlotPayload), and at a line when over 32 words. */
 function placeRange(at: number, words: number): number {
-  const w = words > 32 ? (at + 15) & ~15 : place(at, words);
-  return w + (w & 1);
+  const even = at + (at & 1); // first: place() returns its argument or a line start, both even
+  return words > 32 ? (even + 15) & ~15 : place(even, words);
 }
 
 /** Words from a range block's start that the lookup's search reads: the block, and at least what its vector counts load (16 or 48 starts). */

@@ -8,7 +8,7 @@
 //   cold  a buffer only the thread that froze or loaded it holds (a SharedArrayBuffer when frozen,
 //         for V8's accounting, typed.ts offHeap; never sent to a worker): what only `explain` (dredge
 //         index inspect) and the reference walk read. The generations that batches in flight keep
-//         alive cost their hot part only (1M /32s: 75 → ~30 MiB each)
+//         alive cost their hot part only (1M /32s: ~40 of ~85 MiB)
 //
 // The hot part:
 //   [0, 256)    Int32 header slots, named by H_* below: magic, layout version, generation, byte
@@ -34,7 +34,8 @@
 //                          TL_OPEN_START the first span starts at -Infinity (its offset is unused);
 //                          an IPv4 range block per SLOT_LIST slot, [m, first addresses[m] (Uint32),
 //                          timeline refs[m]]: the ranges that slot's block of addresses splits into.
-//                          A block of ≤ 16 words never crosses a cache line, one of ≤ 32 never two
+//                          A block (or a range block with the timeline placed after it) of ≤ 16
+//                          words never crosses a cache line, of ≤ 32 never two
 //     tlEntry     Int32    P: prefix p's first span in the global span order of tlStart; empty with it
 //     tlStart     Float64  the exact span starts: the keys order every start against every query
 //                          except within the query's own second, which these decide. Empty when the
@@ -209,7 +210,8 @@ export function planLayout(counts: Counts): { offsets: Record<SectionName, numbe
  * out i32 | fam u8, LOOKUP_CHUNK of each.
  */
 export const LOOKUP_CHUNK = 256;
-export const SCRATCH_SLOTS = 16;
+/** Threads that can be mid-batch on one generation at once in WebAssembly (more run the JS lookup). 64: above any worker count this project runs, and a worker killed mid-batch (its `finally` never runs) keeps its slot for that generation's life. */
+export const SCRATCH_SLOTS = 64;
 export const SLOT_BYTES = 25 * LOOKUP_CHUNK;
 export const SLOT_T = 0;
 export const SLOT_ADDR = 8 * LOOKUP_CHUNK;
@@ -219,7 +221,9 @@ export const SLOT_FAM = 24 * LOOKUP_CHUNK;
 export function scratchAt(hotBytes: number): number {
   return (hotBytes + 63) & ~63;
 }
-const SCRATCH_BYTES = 64 + SCRATCH_SLOTS * SLOT_BYTES;
+/** The slots' Int32 flags, then the slots (each a whole number of cache lines). */
+export const SCRATCH_FLAGS_BYTES = (SCRATCH_SLOTS * 4 + 63) & ~63;
+const SCRATCH_BYTES = SCRATCH_FLAGS_BYTES + SCRATCH_SLOTS * SLOT_BYTES;
 const PAGE = 65536;
 
 function newHotMemory(hotBytes: number): WebAssembly.Memory {
@@ -285,7 +289,9 @@ export function openViews(hot: WebAssembly.Memory | SharedArrayBuffer | ArrayBuf
     const off = header[H_SECTION_TABLE + 2 * s] as number;
     const n = into === null ? 0 : (header[H_SECTION_TABLE + 2 * s + 1] as number);
     const at = into === null ? 0 : off;
-    if (into !== null && (off < 0 || n < 0 || off % 8 !== 0 || off + n * ELEM_BYTES[elem] > into.byteLength)) throw new DredgeError('DREDGE_ERR_INDEX', `index section ${name} is out of bounds; the file is damaged`);
+    // hot sections end within the layout (a memory's scratch slots follow it, and other threads write there)
+    const limit = into === null ? 0 : part === 'hot' ? (header[H_BYTE_LENGTH] as number) : into.byteLength;
+    if (into !== null && (off < 0 || n < 0 || off % 8 !== 0 || off + n * ELEM_BYTES[elem] > limit)) throw new DredgeError('DREDGE_ERR_INDEX', `index section ${name} is out of bounds; the file is damaged`);
     const b = into ?? new ArrayBuffer(0);
     v[name] = elem === 'i32' ? new Int32Array(b, at, n) : elem === 'u32' ? new Uint32Array(b, at, n) : elem === 'f64' ? new Float64Array(b, at, n) : new Uint8Array(b, at, n);
   });

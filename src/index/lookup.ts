@@ -22,7 +22,7 @@
 
 import { DredgeError } from '../errors.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
-import { F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_BYTE_LENGTH, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, hotMemory, LOOKUP_CHUNK, openViews, REF_TWO_LINES, SCRATCH_SLOTS, scratchAt, SLOT_ADDR, SLOT_BYTES, SLOT_FAM, SLOT_LIST, SLOT_NODE, SLOT_OUT, SLOT_T, TL_COMPACT, TL_COUNT_MASK, TL_KEY_LIM, TL_OPEN_START, TL_RESULT_BIAS, tlQueryOf, type Views } from './layout.js';
+import { F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_BYTE_LENGTH, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, hotMemory, LOOKUP_CHUNK, openViews, REF_TWO_LINES, SCRATCH_FLAGS_BYTES, SCRATCH_SLOTS, scratchAt, SLOT_ADDR, SLOT_BYTES, SLOT_FAM, SLOT_LIST, SLOT_NODE, SLOT_OUT, SLOT_T, TL_COMPACT, TL_COUNT_MASK, TL_KEY_LIM, TL_OPEN_START, TL_RESULT_BIAS, tlQueryOf, type Views } from './layout.js';
 import { MetaReader } from './meta.js';
 import { lookupWasm, type LookupExports } from './wasm/load.js';
 
@@ -361,7 +361,7 @@ export class IndexView {
   private slotViews(i: number): SlotViews {
     let sv = this.slots[i];
     if (sv === undefined) {
-      const at = this.slotFlags.byteOffset + 64 + i * SLOT_BYTES;
+      const at = this.slotFlags.byteOffset + SCRATCH_FLAGS_BYTES + i * SLOT_BYTES;
       const b = this.v.sab;
       sv = { at, t: new Float64Array(b, at + SLOT_T, LOOKUP_CHUNK), addr: new Uint32Array(b, at + SLOT_ADDR, LOOKUP_CHUNK), fam: new Uint8Array(b, at + SLOT_FAM, LOOKUP_CHUNK), out: new Int32Array(b, at + SLOT_OUT, LOOKUP_CHUNK) };
       this.slots[i] = sv;
@@ -458,7 +458,7 @@ function touchTimelines(tl: Int32Array, st: Int32Array, from: number, to: number
   const last = tl.length - 1;
   for (let r = from; r < to; r++) {
     const v = st[r] as number;
-    if (v === 0) continue;
+    if (v <= 0) continue; // 0: no prefix; -1: not IPv4
     const b = (v >>> 1) - 1;
     x ^= tl[b] as number;
     if ((v & REF_TWO_LINES) !== 0) x ^= tl[Math.min(b + 16, last)] as number;

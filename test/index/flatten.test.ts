@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IndexBuilder } from '../../src/index/builder.js';
-import { TL_COMPACT, TL_OPEN_START } from '../../src/index/layout.js';
+import { H_V4_ROOT, SLOT_LIST, TL_COMPACT, TL_OPEN_START } from '../../src/index/layout.js';
 import { IndexView, RESULT_NO_ADDRESS } from '../../src/index/lookup.js';
 import { flattenTimelines, TL_GAP } from '../../src/index/flatten.js';
 import { formatIPv4 } from '../../src/parse/ip.js';
@@ -120,6 +120,55 @@ describe('flattened timelines', () => {
       assert.ok(nested > n / 4, `the workload nests (${nested} of ${n})`);
     });
   }
+
+  it('range blocks of every density and both timeline forms at their limits answer the same in WebAssembly, JS and the prefix-chain walk', () => {
+    const b = new IndexBuilder({ horizonSeconds: null });
+    b.addSnapshotRow({ cidr: '10.7.0.0/16', meta: { app: 'vpc' } }); // open since -Infinity: compact timelines start open
+    const hostsPer = [1, 6, 12, 23]; // → range blocks of 3, 13, 25 and 47 ranges (the dense search's three segments)
+    const blocks: number[] = [];
+    hostsPer.forEach((k, i) => {
+      const base = 0x0a070000 + (i + 1) * 256;
+      blocks.push(base);
+      for (let h = 0; h < k; h++) {
+        const cidr = formatIPv4(base + 3 + h * 10);
+        for (let e = 0; e < 3; e++) b.addEvent({ time: T0 + h + e * 100, type: 'assign', cidr, meta: { app: `h${i}-${h}-${e}` } });
+      }
+    });
+    // 16-bit key offsets: a span of exactly 65,535 s stays compact, one of 65,536 s goes wide
+    b.addEvent({ time: T0, type: 'assign', cidr: '10.7.9.1', meta: { app: 'edge-a' } });
+    b.addEvent({ time: T0 + 65_535, type: 'assign', cidr: '10.7.9.1', meta: { app: 'edge-b' } });
+    b.addEvent({ time: T0, type: 'assign', cidr: '10.7.9.2', meta: { app: 'edge-c' } });
+    b.addEvent({ time: T0 + 65_536, type: 'assign', cidr: '10.7.9.2', meta: { app: 'edge-d' } });
+    const view = b.freeze().view;
+    const v = view.v;
+    const sizes = blocks.map((base) => {
+      const node = (v.nodes[(v.header[H_V4_ROOT] as number) + (base >>> 16)] as number) >>> 2; // 10.7/16 holds a child node
+      const slot = v.nodes[node + ((base >>> 8) & 255)] as number;
+      return (slot & 3) === SLOT_LIST ? (v.tl[(slot >>> 4) << 1] as number) : 0;
+    });
+    assert.deepEqual(sizes, [3, 13, 25, 47]);
+    const form = (ip: number) => ((v.tl[(view.refV4(ip) >>> 1) - 1] as number) & TL_COMPACT) !== 0;
+    assert.equal(form(0x0a070901), true, '65,535 s: compact');
+    assert.equal(form(0x0a070902), false, '65,536 s: wide');
+    const addrs: number[] = [];
+    for (const base of [...blocks, 0x0a070900]) for (let a = 0; a < 256; a++) addrs.push(base + a);
+    const times = [T0 - 1, T0, T0 + 5, T0 + 99, T0 + 100, T0 + 250, T0 + 65_534, T0 + 65_535, T0 + 65_536, T0 + 1e6];
+    const n = addrs.length * times.length;
+    const addr = new Uint32Array(n);
+    const t = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      addr[i] = addrs[i % addrs.length] as number;
+      t[i] = times[Math.floor(i / addrs.length)] as number;
+    }
+    const fam = new Uint8Array(n).fill(4);
+    const out = new Int32Array(n);
+    view.lookupColumn(addr, fam, new Uint8Array(0), t, n, out);
+    assert.equal(view.rowsBy.wasm, n);
+    const outJs = new Int32Array(n);
+    new IndexView(view.memory, null, { engine: 'js' }).lookupColumn(addr, fam, new Uint8Array(0), t, n, outJs);
+    assert.deepEqual(outJs, out);
+    for (let i = 0; i < n; i++) assert.equal(out[i], view.resolveChain(view.deepestV4(addr[i] as number), t[i] as number, false), `${formatIPv4(addr[i] as number)} at ${t[i]}`);
+  });
 
   it('IPv6 and IPv4-mapped rows of the batch form take the same timelines', () => {
     const b = new IndexBuilder({ horizonSeconds: null });

@@ -129,9 +129,13 @@ describe('a generation is self-contained', () => {
     assert.throws(() => openIndexBytes(cut), /layout version 2 is not 4; rebuild it/);
   });
 
-  it('a view of the lookup buffer alone (what a worker gets) answers every lookup the same, and says it cannot explain', () => {
+  it('a view of the lookup part alone (what a worker gets) answers every lookup the same, and says it cannot explain', () => {
     const view = sample().freeze().view;
-    const hot = new IndexView(view.buffer);
+    const hot = new IndexView(view.memory);
+    assert.equal(hot.buffer, view.buffer, 'the same memory, not a copy');
+    const copied = new IndexView(view.buffer); // a buffer holding the lookup part is copied into a new memory
+    assert.notEqual(copied.buffer, view.buffer);
+    for (const [ip, t] of [['10.0.1.1', T0 + 1], ['2001:db8::7', T0], ['8.8.8.8', T0]] as const) assert.equal(who(copied, ip, t), who(view, ip, t));
     assert.equal(hot.explainable, false);
     assert.equal(view.explainable, true);
     for (const [ip, t] of [['10.0.1.1', T0 + 1], ['10.0.1.1', T0 + 601], ['10.0.1.1', T0 + 6], ['2001:db8::7', T0], ['8.8.8.8', T0], ['10.9.9.9', T0]] as const) assert.equal(who(hot, ip, t), who(view, ip, t));
@@ -142,17 +146,23 @@ describe('a generation is self-contained', () => {
 
   it('with every scratch slot of the memory taken (other threads mid-batch), the batch form answers the same in JS', () => {
     const view = sample().freeze().view;
-    const addrs = new Uint32Array([0x0a000101, 0x0a000202, 0x08080808, 0xc0a80001, 0x0a000101]);
-    const times = new Float64Array([T0 + 1, T0, T0, T0, T0 + 601]);
-    const fam = new Uint8Array(addrs.length).fill(4);
+    // rows 5 and 6: an IPv6 address (2001:db8::7, at v6[16..32)) and a row without one, between IPv4 rows
+    const addrs = new Uint32Array([0x0a000101, 0x0a000202, 0x08080808, 0xc0a80001, 0x0a000101, 1, 0, 0x0a000101]);
+    const times = new Float64Array([T0 + 1, T0, T0, T0, T0 + 601, T0, T0, T0 + 1]);
+    const fam = new Uint8Array([4, 4, 4, 4, 4, 6, 0, 4]);
+    const v6 = new Uint8Array(32);
+    v6.set([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7], 16);
     const viaWasm = new Int32Array(addrs.length);
-    view.lookupColumn(addrs, fam, new Uint8Array(0), times, addrs.length, viaWasm);
+    view.lookupColumn(addrs, fam, v6, times, addrs.length, viaWasm);
+    assert.equal(viaWasm[5], view.lookupV6Bytes(v6, 16, T0));
+    assert.ok((viaWasm[5] as number) >= 0, 'the IPv6 row resolves');
+    assert.equal(viaWasm[6], RESULT_NO_ADDRESS);
     assert.deepEqual(view.rowsBy, { wasm: addrs.length, js: 0 });
     const flags = new Int32Array(view.buffer, scratchAt(view.v.header[H_BYTE_LENGTH] as number), SCRATCH_SLOTS);
     assert.deepEqual([...flags], new Array(SCRATCH_SLOTS).fill(0), 'a finished batch gives its slot back');
     flags.fill(1);
     const viaJs = new Int32Array(addrs.length);
-    view.lookupColumn(addrs, fam, new Uint8Array(0), times, addrs.length, viaJs);
+    view.lookupColumn(addrs, fam, v6, times, addrs.length, viaJs);
     assert.deepEqual(view.rowsBy, { wasm: addrs.length, js: addrs.length });
     assert.deepEqual(viaJs, viaWasm);
     flags.fill(0);

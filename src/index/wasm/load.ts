@@ -14,19 +14,26 @@ export interface LookupExports {
 
 let module: WebAssembly.Module | null = null;
 let failure: string | null = process.env.DREDGE_WASM === '0' ? 'DREDGE_WASM=0' : null;
+let lastInstanceFailure: string | null = null;
 
-/** The lookup instantiated over `memory`, or null when WebAssembly cannot be had here (`lookupWasmFailure()` says why). */
+/** The lookup instantiated over `memory`, or null when it cannot be (`lookupWasmFailure()` says why): for good when the module does not compile here, else for this memory alone. */
 export function lookupWasm(memory: WebAssembly.Memory): LookupExports | null {
   if (failure !== null) return null;
   try {
     module ??= new WebAssembly.Module(Uint8Array.from(atob(LOOKUP_WASM_BASE64), (ch) => ch.charCodeAt(0)));
-    return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as LookupExports;
   } catch (e) {
     failure = e instanceof Error ? e.message : String(e);
     return null;
   }
+  try {
+    return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as LookupExports;
+  } catch (e) {
+    lastInstanceFailure = e instanceof Error ? e.message : String(e);
+    return null;
+  }
 }
 
+
 export function lookupWasmFailure(): string | null {
-  return failure;
+  return failure ?? lastInstanceFailure;
 }
