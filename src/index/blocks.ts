@@ -80,29 +80,55 @@ export function timelineForms(f: Flattened, P: number, origin: number, exact: bo
 /**
  * Word offsets in the blocks section of each IPv4 range block (`rangeAt`, list i being ranges
  * [lists[i], lists[i+1]) of `pfx`, prefix ids, -1 none) and each prefix's timeline block (`tlAt`);
- * returns the words needed. The deepest prefix of a range block that has no timeline placed yet gets
- * its timeline right after the block, both within two cache lines when they fit: an address in a
- * /32 of a /24 block with one host then costs one cache miss, not one for the block and one for
- * the timeline. The other timelines follow (on the same page), then every prefix not placed yet in
- * prefix order. `rangeReach[i]` gets how far the searches of the block and of a timeline placed with
- * it read (for rangeSlotPayload). `len`: prefix lengths (IPv4 ids first).
+ * returns the words needed. The timelines of a block's prefixes that are not placed yet follow the
+ * block, deepest prefix first. When block and timelines fit in four cache lines they are placed as
+ * one piece and the block's slot says to touch all of it: an address in a host of a /24 with a few
+ * hosts then costs one cache miss (adjacent lines), not one for the block and one for its timeline.
+ * Otherwise only the first timeline shares the block's lines, when both fit in 32 words. Every prefix
+ * not placed by then follows in prefix order. `reachOut[i]` gets how far the searches of the block and
+ * of the timelines placed with it read (for rangeSlotPayload). `len`: prefix lengths (IPv4 ids first).
  */
 export function placeBlocks(lists: Int32Array, listCount: number, pfx: Int32Array, forms: TimelineForms, len: Uint8Array, P: number, rangeAt: Int32Array, reachOut: Int32Array, tlAt: Int32Array): number {
   const tlWords = forms.words;
   tlAt.fill(-1, 0, P);
+  const group: number[] = [];
+  const deeper = (x: number, y: number): number => (len[y] as number) - (len[x] as number);
   let w = 0;
   for (let i = 0; i < listCount; i++) {
     const lo = lists[i] as number;
     const hi = lists[i + 1] as number;
     const words = 1 + 2 * (hi - lo);
-    let first = -1;
+    // the timelines not placed yet of this block's prefixes, deepest first (a parent's ranges repeat: -2 marks one taken)
+    group.length = 0;
     for (let k = lo; k < hi; k++) {
       const p = pfx[k] as number;
-      if (p >= 0 && (tlAt[p] as number) < 0 && (first < 0 || (len[p] as number) > (len[first] as number))) first = p;
+      if (p >= 0 && (tlAt[p] as number) === -1) {
+        tlAt[p] = -2;
+        group.push(p);
+      }
     }
+    group.sort(deeper);
+    let all = words;
+    let reach = rangeReach(hi - lo);
+    for (const p of group) {
+      reach = Math.max(reach, all + (forms.reach[p] as number));
+      all += tlWords[p] as number;
+    }
+    if (all <= 64) {
+      // block and timelines in at most four lines, all touched in one pass (measured: uniform −5 to −8%)
+      w = placeRange(w, all);
+      rangeAt[i] = w;
+      reachOut[i] = reach;
+      w += words;
+      for (const p of group) {
+        tlAt[p] = w;
+        w += tlWords[p] as number;
+      }
+      continue;
+    }
+    const first = group.length > 0 ? (group[0] as number) : -1;
     if (first >= 0 && words + (tlWords[first] as number) <= 32) {
-      const both = words + (tlWords[first] as number);
-      w = placeRange(w, both);
+      w = placeRange(w, words + (tlWords[first] as number));
       rangeAt[i] = w;
       reachOut[i] = Math.max(rangeReach(hi - lo), words + (forms.reach[first] as number));
       w += words;
@@ -114,9 +140,8 @@ export function placeBlocks(lists: Int32Array, listCount: number, pfx: Int32Arra
       reachOut[i] = rangeReach(hi - lo);
       w += words;
     }
-    for (let k = lo; k < hi; k++) {
-      const p = pfx[k] as number;
-      if (p < 0 || (tlAt[p] as number) >= 0) continue;
+    for (const p of group) {
+      if (p === first && (tlAt[p] as number) >= 0) continue;
       w = place(w, tlWords[p] as number);
       tlAt[p] = w;
       w += tlWords[p] as number;
