@@ -54,6 +54,17 @@ export interface TimelineForms {
   reach: Int32Array;
 }
 
+/** Whether the timeline at f[lo..] opens at -Infinity (a compact block then keeps that span out of its 16-bit offsets). */
+function opensAtMinusInfinity(f: Flattened, lo: number, origin: number): boolean {
+  return tlKeyOf(f.start[lo] as number, origin) === -TL_KEY_LIM;
+}
+
+/** The key a compact block's 16-bit offsets count from: its first finite span's. */
+function compactBase(f: Flattened, lo: number, n: number, origin: number, open: boolean): number {
+  const first = open ? lo + 1 : lo;
+  return first < lo + n ? tlKeyOf(f.start[first] as number, origin) : 0;
+}
+
 /** Decides each prefix's timeline form (compact needs `exact`: no Float64 starts in the generation). */
 export function timelineForms(f: Flattened, P: number, origin: number, exact: boolean, compact: Uint8Array, words: Int32Array, reach: Int32Array): TimelineForms {
   for (let p = 0; p < P; p++) {
@@ -61,10 +72,9 @@ export function timelineForms(f: Flattened, P: number, origin: number, exact: bo
     const n = (f.idx[p + 1] as number) - lo;
     let ok = exact && n >= 1 && n <= TL_COMPACT_MAX;
     if (ok) {
-      const open = tlKeyOf(f.start[lo] as number, origin) === -TL_KEY_LIM;
-      const first = open ? lo + 1 : lo;
-      const base = first < lo + n ? tlKeyOf(f.start[first] as number, origin) : 0;
-      for (let i = first; ok && i < lo + n; i++) {
+      const open = opensAtMinusInfinity(f, lo, origin);
+      const base = compactBase(f, lo, n, origin, open);
+      for (let i = open ? lo + 1 : lo; ok && i < lo + n; i++) {
         const k = tlKeyOf(f.start[i] as number, origin) - base;
         if (k < 0 || k > 0xffff) ok = false;
       }
@@ -169,9 +179,8 @@ export function writeTimelines(tl: Int32Array, f: Flattened, at: Int32Array, for
     const b = at[p] as number;
     tl[b + 1] = p;
     if (forms.compact[p] === 1) {
-      const open = tlKeyOf(f.start[lo] as number, origin) === -TL_KEY_LIM;
-      const first = open ? lo + 1 : lo;
-      const base = first < lo + n ? tlKeyOf(f.start[first] as number, origin) : 0;
+      const open = opensAtMinusInfinity(f, lo, origin);
+      const base = compactBase(f, lo, n, origin, open);
       tl[b] = n | TL_COMPACT | (open ? TL_OPEN_START : 0);
       tl[b + 2] = base;
       const keys = 2 * (b + 3);

@@ -493,7 +493,8 @@ export class IndexBuilder {
     const rangeAt = sc.take('rangeAt', Int32Array, Math.max(1, listCount));
     const rangeReach = sc.take('rangeReach', Int32Array, Math.max(1, listCount));
     const blockWords = placeBlocks(l4Lists.a, listCount, l4Pfx.a, forms, len4, P, rangeAt, rangeReach, tlAt);
-    // Slots name blocks by 28-bit halved offsets (layout.ts); past that the trie cannot address them.
+    // Refs and halved range-block offsets share a slot's payload with its kind (layout.ts); below word
+    // 2^28 every Int32 slot stays non-negative (the lookups mark rows that are not IPv4 with -1).
     if (blockWords >= 2 ** 28) throw new DredgeError('DREDGE_ERR_INDEX', `index generation needs ${blockWords} words of lookup blocks, more than the ${2 ** 28} a generation can address; reduce prefixes or the retention horizon (--horizon)`);
     const counts: Counts = {
       nodes: nodes.n,
@@ -526,7 +527,8 @@ export class IndexBuilder {
     v.f64[F_KNOWN_UNTIL] = knownUntil;
     v.f64[F_BUILT_AT_MS] = Date.now();
     // Trie leaves, range blocks and IPv6 ranges name timeline blocks directly (layout.ts "timeline ref").
-    const refOf = (p: number): number => (p < 0 ? 0 : refAt(tlAt[p] as number, forms.reach[p] as number));
+    for (let p = 0; p < P; p++) v.pfxTl[p] = refAt(tlAt[p] as number, forms.reach[p] as number);
+    const refOf = (p: number): number => (p < 0 ? 0 : (v.pfxTl[p] as number));
     for (let k = 0; k < nodes.n; k++) {
       const slot = nodes.a[k] as number;
       const kind = slot & 3;
@@ -541,7 +543,6 @@ export class IndexBuilder {
     for (let k = 0; k < l6Pfx.n; k++) v.v6Ref[k] = refOf(l6Pfx.a[k] as number);
     v.v6Lists.set(l6Lists.a.subarray(0, l6Lists.n));
     v.pfxIv.set(pfxIv.subarray(0, P + 1));
-    for (let p = 0; p < P; p++) v.pfxTl[p] = refOf(p);
     v.pfxParent.set(parent.subarray(0, P));
     v.f64[F_TL_ORIGIN] = origin;
     if (!keysExact) {

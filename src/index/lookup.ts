@@ -22,7 +22,7 @@
 
 import { DredgeError } from '../errors.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
-import { F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_BYTE_LENGTH, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, hotMemory, LOOKUP_CHUNK, openViews, REF_TWO_LINES, SCRATCH_FLAGS_BYTES, SCRATCH_SLOTS, scratchAt, SLOT_ADDR, SLOT_BYTES, SLOT_FAM, SLOT_LIST, SLOT_NODE, SLOT_OUT, SLOT_T, TL_COMPACT, TL_COUNT_MASK, TL_KEY_LIM, TL_OPEN_START, TL_RESULT_BIAS, tlQueryOf, type Views } from './layout.js';
+import { F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_BYTE_LENGTH, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, hotMemory, LOOKUP_CHUNK, openViews, REF_TWO_LINES, SCRATCH_FLAGS_BYTES, SCRATCH_SLOTS, scratchAt, SLOT_ADDR, SLOT_BYTES, SLOT_FAM, SLOT_LIST, SLOT_NODE, SLOT_OUT, SLOT_T, TL_COMPACT, TL_COUNT_MASK, TL_OPEN_START, TL_RESULT_BIAS, tlQueryOf, type Views } from './layout.js';
 import { MetaReader } from './meta.js';
 import { lookupWasm, type LookupExports } from './wasm/load.js';
 
@@ -305,12 +305,7 @@ export class IndexView {
         out.set(sv.out.subarray(0, m), lo); // rows that are not IPv4 are overwritten below
       }
       this.rowsBy.wasm += n;
-      for (let r = 0; others > 0 && r < n; r++) {
-        const f = fam[r] as number;
-        if (f === 4) continue;
-        others--;
-        out[r] = f === 6 ? this.lookupV6Bytes(v6, (addr[r] as number) * 16, t[r] as number) : RESULT_NO_ADDRESS;
-      }
+      this.lookupOthers(addr, fam, v6, t, n, out, others);
     } finally {
       Atomics.store(this.slotFlags, si, 0);
     }
@@ -331,13 +326,18 @@ export class IndexView {
       this.touched ^= touchTimelines(this.tl, st, lo, hi);
       stageTimeline(this.tl, this.tlH, this.tlEntry, this.tlStart, this.tlOrigin, addr, t, st, lo, hi, out);
     }
-    for (let r = 0, left = others; left > 0 && r < n; r++) {
-      if ((st[r] as number) >= 0) continue;
-      left--;
+    this.lookupOthers(addr, fam, v6, t, n, out, others);
+    this.rowsBy.js += n;
+  }
+
+  /** The batch's `others` rows that are not IPv4: IPv6 ones looked up one at a time, the rest RESULT_NO_ADDRESS. */
+  private lookupOthers(addr: Uint32Array, fam: Uint8Array, v6: Uint8Array, t: Float64Array, n: number, out: Int32Array, others: number): void {
+    for (let r = 0; others > 0 && r < n; r++) {
       const f = fam[r] as number;
+      if (f === 4) continue;
+      others--;
       out[r] = f === 6 ? this.lookupV6Bytes(v6, (addr[r] as number) * 16, t[r] as number) : RESULT_NO_ADDRESS;
     }
-    this.rowsBy.js += n;
   }
 
   /** Looks up one address column of a FlowBatch (e.g. 'srcaddr') at each row's `start`. */
@@ -372,8 +372,6 @@ export class IndexView {
 
 /** Timeline blocks up to this many spans are counted, not bisected (as in lookup.wasm). */
 const TL_SCAN = 16;
-const TL_Q_MIN = -TL_KEY_LIM + 1;
-const TL_Q_MAX = TL_KEY_LIM - 1;
 
 /** The ref of the range of block `b` ([m, starts[m], refs[m]]) holding ip: the last start ≤ ip (the first start is the block's own, ≤ every ip routed here). */
 function rangeRef(r: Uint32Array, b: number, ip: number): number {
@@ -476,9 +474,7 @@ function stageTimeline(tl: Int32Array, tlH: Uint16Array, tlEntry: Int32Array, tl
       continue;
     }
     const time = t[r] as number;
-    let q = Math.floor(time) - origin;
-    q = (q < TL_Q_MIN ? TL_Q_MIN : q > TL_Q_MAX ? TL_Q_MAX : q) | 0;
-    out[r] = timelineAt(tl, tlH, (v >>> 1) - 1, q, time, tlEntry, tlStart);
+    out[r] = timelineAt(tl, tlH, (v >>> 1) - 1, tlQueryOf(time, origin), time, tlEntry, tlStart);
   }
 }
 

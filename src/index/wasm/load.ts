@@ -33,7 +33,6 @@ export function lookupWasm(memory: WebAssembly.Memory): LookupExports | null {
   }
 }
 
-
 export function lookupWasmFailure(): string | null {
   return failure ?? lastInstanceFailure;
 }
