@@ -170,8 +170,9 @@ export async function run(opts: BenchOptions): Promise<ScenarioResult> {
   }
   const ipc = ipCidrRate(w, probes(w, nProbe, false, 3, span), q ? 2_000 : 20_000);
   rows.push({ case: 'ip-cidr contains(), /16-bucketed LPM, no time', workload: `same prefixes, ${q ? 2_000 : 20_000} uniform addresses`, 'lookups/s': Math.round(ipc.perSec), 'ns/lookup': (1e9 / ipc.perSec).toFixed(1) });
-  // 0.6: the ratio swings 0.7–1.3 between runs here; a lookup that fell back to JS would be ~0.3.
-  if (unifC > 0) guards.push({ name: 'index batch lookups (WebAssembly) ≥ 0.6× the same lookup in C', ok: unifWasm >= 0.6 * unifC, detail: `${(unifWasm / unifC).toFixed(2)}× (uniform)` });
+  // 0.5: measured 0.69-0.76 against the vectorized C (it was 0.7-1.3 against a scalar C that gcc
+  // did not vectorize); a lookup that fell back to JS measures 0.17-0.25.
+  if (unifC > 0) guards.push({ name: 'index batch lookups (WebAssembly) ≥ 0.5× the same lookup in C', ok: unifWasm >= 0.5 * unifC, detail: `${(unifWasm / unifC).toFixed(2)}× (uniform)` });
   else notes.push(`no C yardstick: ${cWhy}`);
   // without gcc this is the guard that a silent fall-back to JS fails (measured 2.6-3.3× here)
   guards.push({ name: 'index batch lookups: WebAssembly ≥ 1.5× the JS path', ok: unifWasm >= 1.5 * unifJs && w.view.rowsBy.js === 0, detail: `${(unifWasm / unifJs).toFixed(2)}× (uniform); rows the WebAssembly view left to JS: ${w.view.rowsBy.js}` });
@@ -233,7 +234,7 @@ export async function run(opts: BenchOptions): Promise<ScenarioResult> {
   rows.push({ case: `batch lookup (WebAssembly) on the ${big}-prefix generation`, workload: `${nProbe} uniform addresses × ${passes}; ${(unifWasm / rb.perSec).toFixed(2)}× slower than on ${nPrefixes}`, 'lookups/s': Math.round(rb.perSec), 'ns/lookup': (1e9 / rb.perSec).toFixed(1), '÷ C': cBig === null ? '-' : (rb.perSec / cb.perSec).toFixed(2) });
   if (cBig !== null) {
     rows.push({ case: `batch lookup (C, the same passes) on the ${big}-prefix generation`, workload: 'same generation bytes, same probes', 'lookups/s': Math.round(cb.perSec), 'ns/lookup': (1e9 / cb.perSec).toFixed(1), '÷ C': '1.00' });
-    guards.push({ name: `index batch lookups (WebAssembly) on ${big} prefixes ≥ 0.6× the same lookup in C`, ok: rb.perSec >= 0.6 * cb.perSec, detail: `${(rb.perSec / cb.perSec).toFixed(2)}×` });
+    guards.push({ name: `index batch lookups (WebAssembly) on ${big} prefixes ≥ 0.5× the same lookup in C`, ok: rb.perSec >= 0.5 * cb.perSec, detail: `${(rb.perSec / cb.perSec).toFixed(2)}×` });
   }
   if (global.gc === undefined) notes.push('run node with --expose-gc for steadier RSS figures');
 

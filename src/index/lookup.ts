@@ -22,7 +22,7 @@
 
 import { DredgeError } from '../errors.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
-import { F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_BYTE_LENGTH, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, hotMemory, LOOKUP_CHUNK, openViews, REF_TWO_LINES, SCRATCH_FLAGS_BYTES, SCRATCH_SLOTS, scratchAt, SLOT_ADDR, SLOT_BYTES, SLOT_FAM, SLOT_LIST, SLOT_NODE, SLOT_OUT, SLOT_T, TL_COMPACT, TL_COUNT_MASK, TL_OPEN_START, TL_RESULT_BIAS, tlQueryOf, type Views } from './layout.js';
+import { F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_BYTE_LENGTH, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, hotMemory, LOOKUP_CHUNK, openViews, REF_TWO_LINES, SCRATCH_FLAGS_BYTES, SCRATCH_SLOTS, scratchAt, SLOT_ADDR, SLOT_BYTES, SLOT_FAM, SLOT_LIST, SLOT_NODE, SLOT_OUT, SLOT_ROWS, SLOT_T, TL_COMPACT, TL_COUNT_MASK, TL_OPEN_START, TL_RESULT_BIAS, tlQueryOf, type Views } from './layout.js';
 import { MetaReader } from './meta.js';
 import { lookupWasm, type LookupExports } from './wasm/load.js';
 
@@ -294,9 +294,9 @@ export class IndexView {
       const v = this.v;
       const base = v.nodes.byteOffset;
       let others = 0;
-      for (let lo = 0; lo < n; lo += LOOKUP_CHUNK) {
-        const m = Math.min(LOOKUP_CHUNK, n - lo);
-        // memcpy (TypedArray#set) at the price of a subarray object per array and chunk: element
+      for (let lo = 0; lo < n; lo += SLOT_ROWS) {
+        const m = Math.min(SLOT_ROWS, n - lo);
+        // memcpy (TypedArray#set) at the price of a subarray object per array and call: element
         // loops cost 8-11 ns per row here, more than the lookup's slowest pass.
         sv.addr.set(addr.subarray(lo, lo + m));
         sv.fam.set(fam.subarray(lo, lo + m));
@@ -363,7 +363,7 @@ export class IndexView {
     if (sv === undefined) {
       const at = this.slotFlags.byteOffset + SCRATCH_FLAGS_BYTES + i * SLOT_BYTES;
       const b = this.v.sab;
-      sv = { at, t: new Float64Array(b, at + SLOT_T, LOOKUP_CHUNK), addr: new Uint32Array(b, at + SLOT_ADDR, LOOKUP_CHUNK), fam: new Uint8Array(b, at + SLOT_FAM, LOOKUP_CHUNK), out: new Int32Array(b, at + SLOT_OUT, LOOKUP_CHUNK) };
+      sv = { at, t: new Float64Array(b, at + SLOT_T, SLOT_ROWS), addr: new Uint32Array(b, at + SLOT_ADDR, SLOT_ROWS), fam: new Uint8Array(b, at + SLOT_FAM, SLOT_ROWS), out: new Int32Array(b, at + SLOT_OUT, SLOT_ROWS) };
       this.slots[i] = sv;
     }
     return sv;

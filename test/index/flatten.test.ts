@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IndexBuilder } from '../../src/index/builder.js';
-import { H_V4_ROOT, SLOT_LIST, TL_COMPACT, TL_OPEN_START } from '../../src/index/layout.js';
+import { H_V4_ROOT, LOOKUP_CHUNK, SLOT_LIST, SLOT_ROWS, TL_COMPACT, TL_OPEN_START } from '../../src/index/layout.js';
 import { IndexView, RESULT_NO_ADDRESS } from '../../src/index/lookup.js';
 import { flattenTimelines, TL_GAP } from '../../src/index/flatten.js';
 import { formatIPv4 } from '../../src/parse/ip.js';
@@ -73,7 +73,8 @@ describe('flattened timelines', () => {
         const size = 2 ** (32 - p.len);
         addrs.push(p.addr, (p.addr + size - 1) >>> 0, (p.addr + Math.floor(r() * size)) >>> 0, (p.addr - 1) >>> 0, (p.addr + size) >>> 0);
       }
-      const n = addrs.length * 12 + 37; // not a whole number of the WebAssembly lookup's chunks
+      const n = addrs.length * 12 + 37; // not a whole number of the WebAssembly lookup's slots or chunks
+      assert.ok(n > 2 * SLOT_ROWS && (n % SLOT_ROWS) % LOOKUP_CHUNK !== 0, `${n} rows: several calls, the last one ending inside a chunk`);
       const addr = new Uint32Array(n);
       const fam = new Uint8Array(n).fill(4);
       const t = new Float64Array(n);
