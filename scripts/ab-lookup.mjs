@@ -77,12 +77,21 @@ const stats = (xs) => {
 for (let i = 0; i < 2; i++) {
   const pa = A.probes[i];
   const pb = B.probes[i];
-  for (let k = 0; k < 5; k++) time(A, pa), time(B, pb);
+  for (let k = 0; k < 5; k++) {
+    time(A, pa);
+    time(B, pb);
+  }
   const ta = [];
   const tb = [];
   for (let k = 0; k < 80; k++) {
-    if (k & 1) tb.push(time(B, pb)), ta.push(time(A, pa));
-    else ta.push(time(A, pa)), tb.push(time(B, pb));
+    // which goes first alternates too
+    if (k & 1) {
+      tb.push(time(B, pb));
+      ta.push(time(A, pa));
+    } else {
+      ta.push(time(A, pa));
+      tb.push(time(B, pb));
+    }
   }
   let differ = 0;
   for (let j = 0; j < N; j++) if (pa.out[j] !== pb.out[j]) differ++;
