@@ -10,6 +10,7 @@
 // alternating A and B (and which goes first). Prints min and median ns per lookup, the median of the
 // pairwise B/A ratios with its quartiles, and how many results differ (must be 0).
 import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 
 const [rootA, rootB, nArg] = process.argv.slice(2);
