@@ -32,7 +32,6 @@
 #define QMAX (1073741823.0)
 
 static const int32_t *nodes, *tl, *tlEntry;
-static const uint32_t *tlU;
 static const uint16_t *tlH;
 static const double *tlStart;
 static int32_t root, fixups;
@@ -61,20 +60,18 @@ static int is_public(uint32_t a) {
 }
 
 // How many of the n (≤ 16) sorted 32-bit keys at p are ≤ q, as native-free-wasm/assembly/lookup.ts
-// countLe does it: four 4-lane compares, lanes ≥ n masked off (it reads 16 keys whatever n is).
-static inline int32_t count_le(const int32_t *p, int32_t n, int32_t q, int is_unsigned) {
-  const __m128i bias = _mm_set1_epi32(is_unsigned ? (int32_t)0x80000000u : 0);
-  const __m128i qv = _mm_xor_si128(_mm_set1_epi32(q), bias), nv = _mm_set1_epi32(n), four = _mm_set1_epi32(4);
-  __m128i lane = _mm_setr_epi32(0, 1, 2, 3), acc = _mm_setzero_si128();
-  for (int j = 0; j < 4; j++) {
-    __m128i k = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(p + 4 * j)), bias);
-    __m128i le = _mm_andnot_si128(_mm_cmpgt_epi32(k, qv), _mm_cmplt_epi32(lane, nv)); // k <= q and lane < n
-    acc = _mm_sub_epi32(acc, le);
-    lane = _mm_add_epi32(lane, four);
-  }
-  acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0x4e));
-  acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xb1));
-  return _mm_cvtsi128_si32(acc);
+// countLe does it: four 4-lane compares, one bit per lane, lanes ≥ n masked off (it reads 16 keys).
+static inline int32_t count_le(const int32_t *p, int32_t n, int32_t q) {
+  const __m128i qv = _mm_set1_epi32(q);
+  int32_t gt = 0; // a bit per key > q
+  for (int j = 0; j < 4; j++) gt |= _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(_mm_loadu_si128((const __m128i *)(p + 4 * j)), qv))) << (4 * j);
+  return __builtin_popcount((uint32_t)(~gt & ((1 << n) - 1)));
+}
+
+// The lanes of the 16 bytes at p that are ≤ q's (unsigned), one bit each: a range block's start bytes.
+static inline int32_t count_bits8(const uint8_t *p, __m128i qv) {
+  __m128i a = _mm_loadu_si128((const __m128i *)p);
+  return _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(a, qv), a));
 }
 
 // How many of the n (≤ 16) 16-bit keys at p are ≤ q (0 ≤ q ≤ 65535), lanes [skip, n): countLe16 (one
@@ -118,20 +115,14 @@ static void lookup_chunk(const uint32_t *addr, const double *t, int n, int32_t *
   for (int r = 0; r < n; r++) {
     int32_t s = st[r];
     if ((s & 3) != SLOT_LIST) { st[r] = (int32_t)((uint32_t)s >> 2); continue; }
+    // [m ≤ 48, start bytes[m] padded to a word, refs[m]]: the block is ip's /24
     int32_t b = (int32_t)(((uint32_t)s >> 4) << 1), m = tl[b];
-    uint32_t ip = addr[r];
-    int32_t k;
-    if (m <= 16) k = count_le(tl + b + 1, m, (int32_t)ip, 1);
-    else if (m <= 48) {
-      const uint32_t *p = tlU + b + 1;
-      int32_t seg = (p[16] <= ip) + ((m > 32) & (p[32] <= ip));
-      k = seg * 16 + count_le(tl + b + 1 + seg * 16, m - seg * 16, (int32_t)ip, 1);
-    } else {
-      int32_t base = 0, len = m;
-      while (len > 1) { int32_t half = len >> 1; base = tlU[b + 1 + base + half] <= ip ? base + half : base; len -= half; }
-      k = base + 1;
-    }
-    st[r] = tl[b + m + k];
+    const uint8_t *p = (const uint8_t *)(tl + b + 1);
+    __m128i qv = _mm_set1_epi8((char)(addr[r] & 255));
+    uint64_t bits = (uint32_t)count_bits8(p, qv);
+    if (m > 16) bits |= ((uint64_t)(uint32_t)count_bits8(p + 16, qv) << 16) | ((uint64_t)(uint32_t)count_bits8(p + 32, qv) << 32);
+    int32_t k = __builtin_popcountll(bits & ((1ull << m) - 1));
+    st[r] = tl[b + ((m + 3) >> 2) + k];
   }
   for (int r = 0; r < n; r++) {
     int32_t v = st[r];
@@ -157,7 +148,7 @@ static void lookup_chunk(const uint32_t *addr, const double *t, int n, int32_t *
     }
     int32_t len = h;
     if (len == 0) { out[r] = RESULT_GAP; continue; }
-    if (len <= 16) k = count_le(tl + b + 2, len, q, 0);
+    if (len <= 16) k = count_le(tl + b + 2, len, q);
     else {
       int32_t base = 0, l = len;
       while (l > 1) { int32_t half = l >> 1; base = tl[b + 2 + base + half] <= q ? base + half : base; l -= half; }
@@ -180,7 +171,6 @@ int main(int argc, char **argv) {
   nodes = (const int32_t *)(hot + atol(argv[3]));
   root = atoi(argv[4]);
   tl = (const int32_t *)(hot + atol(argv[5]));
-  tlU = (const uint32_t *)tl;
   tlH = (const uint16_t *)tl;
   tlEntry = (const int32_t *)(hot + atol(argv[6]));
   tlStart = (const double *)(hot + atol(argv[7]));

@@ -38,27 +38,22 @@ const TL_Q_MIN: i32 = -1073741823; // layout.ts: -TL_KEY_LIM + 1
 const TL_Q_MAX: i32 = 1073741823;
 /** A row's time key when its time is NaN or +Infinity (past TL_Q_MAX, so no key equals it). */
 const TQ_NONE: i32 = 1073741824;
-/** Blocks up to this many entries are counted with four vector compares; longer ones bisected first. */
+/** Wide timelines up to this many spans are counted with four vector compares; longer ones bisected. */
 const COUNT_MAX: i32 = 16;
 
 @inline function ld(base: usize, i: i32): i32 {
   return load<i32>(base + (<usize>i << 2));
 }
 
-/** The lanes of v that are ≤ q (all bits set), compared signed or unsigned (range starts are addresses). */
-@inline function le(v: v128, q: v128, unsigned: bool): v128 {
-  return unsigned ? i32x4.le_u(v, q) : i32x4.le_s(v, q);
-}
-
-/** How many of the first min(n, 16) keys from p are ≤ q (keys sorted: the index of the first > q); `unsigned` is a constant at each call, so the choice folds away. Reads 16 keys. */
-@inline function countLe(p: usize, n: i32, q: i32, unsigned: bool): i32 {
+/** How many of the n (≤ 16) sorted keys from p are ≤ q (the index of the first > q). Reads 16 keys. */
+@inline function countLe(p: usize, n: i32, q: i32): i32 {
   const qv = i32x4.splat(q);
   // a bit per lane from each compare, lanes ≥ n masked off in the scalar mask, one popcnt (as countLe16)
-  const bits = i32x4.bitmask(le(v128.load(p), qv, unsigned))
-    | (i32x4.bitmask(le(v128.load(p, 16), qv, unsigned)) << 4)
-    | (i32x4.bitmask(le(v128.load(p, 32), qv, unsigned)) << 8)
-    | (i32x4.bitmask(le(v128.load(p, 48), qv, unsigned)) << 12);
-  return <i32>popcnt<u32>(<u32>(bits & ((1 << min(n, 16)) - 1))); // n > 16: the dense blocks' last segment
+  const bits = i32x4.bitmask(i32x4.le_s(v128.load(p), qv))
+    | (i32x4.bitmask(i32x4.le_s(v128.load(p, 16), qv)) << 4)
+    | (i32x4.bitmask(i32x4.le_s(v128.load(p, 32), qv)) << 8)
+    | (i32x4.bitmask(i32x4.le_s(v128.load(p, 48), qv)) << 12);
+  return <i32>popcnt<u32>(<u32>(bits & ((1 << n) - 1)));
 }
 
 /** How many of the n (≤ 16) 16-bit keys at p are ≤ q (0 ≤ q ≤ 65535), skipping the first `skip` (0 or 1). Reads 16 bytes, 32 when n > 8 (blocks.ts timelineReach). */
@@ -164,28 +159,16 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
       store<i32>(st + ro, s >>> 2);
       continue;
     }
+    // [m ≤ 48, start bytes[m] padded to a word, refs[m]] (layout.ts): the block is ip's /24, so its
+    // ranges' starts differ in the last byte only; one 16-lane compare counts up to 16, three up to 48
     const b = (s >>> 4) << 1;
     const m = ld(tl, b);
-    const ip = load<u32>(addr + ro);
-    let k: i32;
-    if (m <= COUNT_MAX) k = countLe(tl + (<usize>(b + 1) << 2), m, ip, true);
-    else if (m <= 48) {
-      // the densest blocks the trie makes (trie-build.ts LIST_MAX): two probes pick the 16 starts
-      // holding ip's range, one count finishes (three counts cost twice as much: 19 ns per row)
-      const p = tl + (<usize>(b + 1) << 2);
-      const seg = <i32>(load<u32>(p, 64) <= ip) + <i32>((m > 32) & (load<u32>(p, 128) <= ip));
-      k = (seg << 4) + countLe(p + (<usize>seg << 6), m - (seg << 4), ip, true);
-    } else {
-      let base = 0;
-      let len = m;
-      while (len > 1) {
-        const half = len >>> 1;
-        base = load<u32>(tl + (<usize>(b + 1 + base + half) << 2)) <= ip ? base + half : base;
-        len -= half;
-      }
-      k = base + 1;
-    }
-    store<i32>(st + ro, ld(tl, b + m + k)); // refs[k - 1]; the first start is the block's, so k ≥ 1
+    const p = tl + (<usize>(b + 1) << 2);
+    const qv = i8x16.splat(<i8>load<u8>(addr + ro)); // little-endian: the address's last byte
+    let bits = <u64>i8x16.bitmask(i8x16.le_u(v128.load(p), qv));
+    if (m > 16) bits |= (<u64>i8x16.bitmask(i8x16.le_u(v128.load(p, 16), qv)) << 16) | (<u64>i8x16.bitmask(i8x16.le_u(v128.load(p, 32), qv)) << 32);
+    const k = <i32>popcnt<u64>(bits & ((<u64>1 << <u64>m) - 1)); // ≥ 1: the first start is the block's, byte 0
+    store<i32>(st + ro, ld(tl, b + ((m + 3) >> 2) + k)); // refs[k - 1]
   }
   // 4. touch the timeline blocks' line, or two when the ref says so (blocks of ≤ 32 words never span more: blocks.ts)
   for (let r = 0; r < n; r++) {
@@ -228,7 +211,7 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
       continue;
     }
     let k: i32;
-    if (len <= COUNT_MAX) k = countLe(tl + (<usize>(b + 2) << 2), len, q, false);
+    if (len <= COUNT_MAX) k = countLe(tl + (<usize>(b + 2) << 2), len, q);
     else {
       let base = 0;
       let l = len;

@@ -9,8 +9,8 @@
 // the lookup touches the lines of a block ahead of searching it (native-free-wasm/assembly/lookup.ts),
 // and a ref or slot says how many lines that is (layout.ts REF_TWO_LINES, rangeSlotPayload), counted
 // over what the search reads (its vector loads read a little past a short block: `reach`): up to two
-// lines of a timeline and four of a range block, so only longer blocks (wide timelines past 15 spans,
-// range blocks past 31 ranges) can make a search wait for a line the touch pass did not bring in.
+// lines of a timeline and four of a range block (48 ranges at most: 61 words), so only wide timelines
+// past 15 spans can make a search wait for a line the touch pass did not bring in.
 //
 // A timeline of at most TL_COMPACT_MAX spans whose keys lie within 65,535 s of each other (a first
 // span open since -Infinity aside) and whose results fit 16 bits is written compact, in one cache
@@ -18,7 +18,7 @@
 // a generation that needs its exact Float64 starts, are written wide.
 
 import type { Flattened } from './flatten.js';
-import { REF_TWO_LINES, TL_COMPACT, TL_COMPACT_MAX, TL_KEY_LIM, TL_OPEN_START, TL_RESULT_BIAS, tlKeyOf } from './layout.js';
+import { rangeWords, REF_TWO_LINES, TL_COMPACT, TL_COMPACT_MAX, TL_KEY_LIM, TL_OPEN_START, TL_RESULT_BIAS, tlKeyOf } from './layout.js';
 
 /** Range blocks start at an even word (their slot holds the offset halved, beside a line count: rangeSlotPayload), and at a line when over 32 words. */
 function placeRange(at: number, words: number): number {
@@ -26,9 +26,9 @@ function placeRange(at: number, words: number): number {
   return words > 32 ? (even + 15) & ~15 : place(even, words);
 }
 
-/** Words from a range block's start that the lookup's search reads: the block, and at least what its vector counts load (16 or 48 starts). */
+/** Words from a range block's start that the lookup's search reads: the block, and at least what its vector counts load (16 or 48 start bytes). */
 export function rangeReach(m: number): number {
-  return Math.max(1 + 2 * m, m <= 16 ? 17 : m <= 48 ? 49 : 0);
+  return Math.max(rangeWords(m), 1 + (m <= 16 ? 4 : 12));
 }
 
 /** Words from a timeline block's start that the lookup's search reads (compact: one vector of keys up to 8, two above; wide: four vectors up to 16, else the bisection stays in the block). */
@@ -107,7 +107,7 @@ export function placeBlocks(lists: Int32Array, listCount: number, pfx: Int32Arra
   for (let i = 0; i < listCount; i++) {
     const lo = lists[i] as number;
     const hi = lists[i + 1] as number;
-    const words = 1 + 2 * (hi - lo);
+    const words = rangeWords(hi - lo);
     // the timelines not placed yet of this block's prefixes, deepest first (a parent's ranges repeat: -2 marks one taken)
     group.length = 0;
     for (let k = lo; k < hi; k++) {
@@ -204,16 +204,19 @@ export function refAt(at: number, reach: number): number {
   return ((at + 1) << 1) | (spansTwoLines(at, reach) ? REF_TWO_LINES : 0);
 }
 
-/** Writes the IPv4 range blocks ([m, starts[m], refs[m]]) placed by placeBlocks; `refOf` turns a prefix id into a timeline ref. */
+/** Writes the IPv4 range blocks ([m, start bytes[m] padded to a word, refs[m]]: layout.ts) placed by placeBlocks; `refOf` turns a prefix id into a timeline ref. */
 export function writeRangeBlocks(out: Uint32Array, starts: Uint32Array, pfx: Int32Array, lists: Int32Array, count: number, at: Int32Array, refOf: (p: number) => number): void {
+  const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   for (let i = 0; i < count; i++) {
     const lo = lists[i] as number;
     const m = (lists[i + 1] as number) - lo;
     const b = at[i] as number;
+    const refs = b + 1 + ((m + 3) >> 2);
     out[b] = m;
+    out.fill(0, b + 1, refs); // the padding after the last start byte
     for (let k = 0; k < m; k++) {
-      out[b + 1 + k] = starts[lo + k] as number;
-      out[b + 1 + m + k] = refOf(pfx[lo + k] as number);
+      bytes[4 * (b + 1) + k] = (starts[lo + k] as number) & 255; // every start of the list is in one /24 (trie-build.ts)
+      out[refs + k] = refOf(pfx[lo + k] as number);
     }
   }
 }

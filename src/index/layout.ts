@@ -32,8 +32,10 @@
 //                          so ≤ 16 words, one cache line): [n | flags, prefix id, base key, then n
 //                          Uint16 key offsets from base and n Uint16 results + TL_RESULT_BIAS]; with
 //                          TL_OPEN_START the first span starts at -Infinity (its offset is unused);
-//                          an IPv4 range block per SLOT_LIST slot, [m, first addresses[m] (Uint32),
-//                          timeline refs[m]]: the ranges that slot's block of addresses splits into.
+//                          an IPv4 range block per SLOT_LIST slot (only below a root slot: a block
+//                          of 256 addresses, one /24), [m ≤ 48, the ranges' first addresses' last
+//                          bytes (m Uint8, padded to a word), timeline refs[m]]: the ranges that
+//                          slot's /24 splits into (rangeWords).
 //                          A block (or a range block with the timeline placed after it) of ≤ 16
 //                          words never crosses a cache line, of ≤ 32 never two
 //     tlEntry     Int32    P: prefix p's first span in the global span order of tlStart; empty with it
@@ -67,7 +69,7 @@
 import { DredgeError } from '../errors.js';
 
 export const MAGIC = 0x44524958; // "DRIX"
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 
 export const HEADER_BYTES = 256;
 export const F64_HEADER_BYTES = 64;
@@ -120,6 +122,11 @@ export const TL_RESULT_BIAS = 3;
 
 export const ROOT_STRIDE = 16;
 export const NODE_STRIDE = 8;
+
+/** Words of an IPv4 range block of m ranges: [m, m start bytes padded to a word, m refs]. */
+export function rangeWords(m: number): number {
+  return 1 + ((m + 3) >> 2) + m;
+}
 
 export const SLOT_PREFIX = 0;
 export const SLOT_NODE = 1;

@@ -61,8 +61,8 @@ export class IndexView {
   private readonly nodes: Int32Array;
   private readonly v4Root: number;
   private readonly v6Root: number;
-  /** The tl section read as Uint32 (range blocks' first addresses) and as Uint16 (compact timelines). */
-  private readonly tlU: Uint32Array;
+  /** The tl section read as bytes (range blocks' start bytes) and as Uint16 (compact timelines). */
+  private readonly tlB: Uint8Array;
   private readonly tlH: Uint16Array;
   private readonly v6Start: Uint32Array;
   private readonly v6Ref: Int32Array;
@@ -103,7 +103,7 @@ export class IndexView {
     this.nodes = v.nodes;
     this.v4Root = v.header[H_V4_ROOT] as number;
     this.v6Root = v.header[H_V6_ROOT] as number;
-    this.tlU = new Uint32Array(v.tl.buffer, v.tl.byteOffset, v.tl.length);
+    this.tlB = new Uint8Array(v.tl.buffer, v.tl.byteOffset, v.tl.byteLength);
     this.tlH = new Uint16Array(v.tl.buffer, v.tl.byteOffset, v.tl.length * 2);
     this.v6Start = v.v6Start;
     this.v6Ref = v.v6Ref;
@@ -173,7 +173,7 @@ export class IndexView {
       shift -= 8;
       s = nodes[(s >>> 2) + ((ip >>> shift) & 255)] as number;
     }
-    return (s & 3) === SLOT_LIST ? rangeRef(this.tlU, (s >>> 4) << 1, ip) : s >>> 2;
+    return (s & 3) === SLOT_LIST ? rangeRef(this.tl, this.tlB, (s >>> 4) << 1, ip) : s >>> 2;
   }
 
   /** Timeline ref of the deepest prefix covering an IPv6 address (four big-endian uint32 words); 0 none. */
@@ -322,7 +322,7 @@ export class IndexView {
     const others = stageTrie(this.nodes, this.v4Root, addr, fam, st, n);
     for (let lo = 0; lo < n; lo += LOOKUP_CHUNK) {
       const hi = Math.min(n, lo + LOOKUP_CHUNK);
-      stageRanges(this.tlU, addr, st, lo, hi);
+      stageRanges(this.tl, this.tlB, addr, st, lo, hi);
       this.touched ^= touchTimelines(this.tl, st, lo, hi);
       stageTimeline(this.tl, this.tlH, this.tlEntry, this.tlStart, this.tlOrigin, addr, t, st, lo, hi, out);
     }
@@ -373,17 +373,14 @@ export class IndexView {
 /** Timeline blocks up to this many spans are counted, not bisected (as in lookup.wasm). */
 const TL_SCAN = 16;
 
-/** The ref of the range of block `b` ([m, starts[m], refs[m]]) holding ip: the last start ≤ ip (the first start is the block's own, ≤ every ip routed here). */
-function rangeRef(r: Uint32Array, b: number, ip: number): number {
-  const m = r[b] as number;
-  let base = 0;
-  let len = m;
-  while (len > 1) {
-    const half = len >>> 1;
-    base = (r[b + 1 + base + half] as number) <= ip ? base + half : base;
-    len -= half;
-  }
-  return r[b + 1 + m + base] as number;
+/** The ref of the range of block `b` ([m, start bytes[m], refs[m]]: layout.ts) holding ip: the last start ≤ ip's last byte (the first start is the block's own, byte 0). */
+function rangeRef(tl: Int32Array, tlB: Uint8Array, b: number, ip: number): number {
+  const m = tl[b] as number;
+  const low = ip & 255; // the block is ip's /24 (trie-build.ts)
+  const at = 4 * (b + 1);
+  let k = 1; // the first start is the block's, byte 0
+  while (k < m && (tlB[at + k] as number) <= low) k++;
+  return tl[b + 1 + ((m + 3) >> 2) + k - 1] as number;
 }
 
 /** Timeline block at word b (layout.ts: wide or compact) at query key q (tlQueryOf(t)) and time t. */
@@ -442,11 +439,11 @@ function stageTrie(nodes: Int32Array, root: number, addr: Uint32Array, fam: Uint
 }
 
 /** Stage 2: slot → timeline ref, through the range block when the slot has one. */
-function stageRanges(ranges: Uint32Array, addr: Uint32Array, st: Int32Array, from: number, to: number): void {
+function stageRanges(tl: Int32Array, tlB: Uint8Array, addr: Uint32Array, st: Int32Array, from: number, to: number): void {
   for (let r = from; r < to; r++) {
     const s = st[r] as number;
     if (s < 0) continue;
-    st[r] = (s & 3) === SLOT_LIST ? rangeRef(ranges, (s >>> 4) << 1, addr[r] as number) : s >>> 2;
+    st[r] = (s & 3) === SLOT_LIST ? rangeRef(tl, tlB, (s >>> 4) << 1, addr[r] as number) : s >>> 2;
   }
 }
 
