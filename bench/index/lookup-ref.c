@@ -20,7 +20,7 @@
 
 #define CHUNK 256
 #define SLOT_NODE 1
-#define SLOT_LIST 2
+#define SLOT_LIST32 3
 #define RESULT_UNKNOWN (-1)
 #define RESULT_GAP (-2)
 #define REF_TWO_LINES 1
@@ -68,6 +68,17 @@ static inline int32_t count_le(const int32_t *p, int32_t n, int32_t q) {
   return __builtin_popcount((uint32_t)(~gt & ((1 << n) - 1)));
 }
 
+// count_le for unsigned keys (a root slot's range starts, whole addresses).
+static inline int32_t count_le_u(const uint32_t *p, int32_t n, uint32_t q) {
+  const __m128i qv = _mm_set1_epi32((int32_t)q);
+  int32_t le = 0; // a bit per key ≤ q: min(key, q) == key
+  for (int j = 0; j < 4; j++) {
+    __m128i k = _mm_loadu_si128((const __m128i *)(p + 4 * j));
+    le |= _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_min_epu32(k, qv), k))) << (4 * j);
+  }
+  return __builtin_popcount((uint32_t)(le & ((1 << n) - 1)));
+}
+
 // The lanes of the 16 bytes at p that are ≤ q's (unsigned), one bit each: a range block's start bytes.
 static inline int32_t count_bits8(const uint8_t *p, __m128i qv) {
   __m128i a = _mm_loadu_si128((const __m128i *)p);
@@ -104,7 +115,7 @@ static void lookup_chunk(const uint32_t *addr, const double *t, int n, int32_t *
   }
   for (int r = 0; r < n; r++) {
     int32_t s = st[r];
-    if ((s & 3) == SLOT_LIST) {
+    if (s & 2) { // SLOT_LIST or SLOT_LIST32
       uint32_t b = ((uint32_t)s >> 4) << 1, lines = ((uint32_t)s >> 2) & 3;
       x ^= tl[b];
       if (lines > 0) x ^= tl[b + 16];
@@ -114,9 +125,18 @@ static void lookup_chunk(const uint32_t *addr, const double *t, int n, int32_t *
   }
   for (int r = 0; r < n; r++) {
     int32_t s = st[r];
-    if ((s & 3) != SLOT_LIST) { st[r] = (int32_t)((uint32_t)s >> 2); continue; }
-    // [m ≤ 48, start bytes[m] padded to a word, refs[m]]: the block is ip's /24
+    if (!(s & 2)) { st[r] = (int32_t)((uint32_t)s >> 2); continue; }
     int32_t b = (int32_t)(((uint32_t)s >> 4) << 1), m = tl[b];
+    if ((s & 3) == SLOT_LIST32) {
+      // a root slot's block: [m ≤ 48, starts[m], refs[m]]; two probes pick the 16 starts holding ip's range
+      uint32_t ip = addr[r];
+      const uint32_t *p = (const uint32_t *)(tl + b + 1);
+      int32_t seg = m <= 16 ? 0 : (p[16] <= ip) + ((m > 32) & (p[32] <= ip));
+      int32_t k = seg * 16 + count_le_u(p + seg * 16, m - seg * 16 < 16 ? m - seg * 16 : 16, ip);
+      st[r] = tl[b + m + k];
+      continue;
+    }
+    // a node's block, [m ≤ 48, start bytes[m] padded to a word, refs[m]]: the block is ip's /24
     const uint8_t *p = (const uint8_t *)(tl + b + 1);
     __m128i qv = _mm_set1_epi8((char)(addr[r] & 255));
     uint64_t bits = (uint32_t)count_bits8(p, qv);

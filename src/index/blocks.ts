@@ -26,9 +26,9 @@ function placeRange(at: number, words: number): number {
   return words > 32 ? (even + 15) & ~15 : place(even, words);
 }
 
-/** Words from a range block's start that the lookup's search reads: the block, and at least what its vector counts load (16 or 48 start bytes). */
-export function rangeReach(m: number): number {
-  return Math.max(rangeWords(m), 1 + (m <= 16 ? 4 : 12));
+/** Words from a range block's start that the lookup's search reads: the block, and at least what its vector counts load (16 or 48 start bytes; `wide`: 16 or 48 starts). */
+export function rangeReach(m: number, wide: boolean): number {
+  return Math.max(rangeWords(m, wide), 1 + (m <= 16 ? 4 : 12) * (wide ? 4 : 1));
 }
 
 /** Words from a timeline block's start that the lookup's search reads (compact: one vector of keys up to 8, two above; wide: four vectors up to 16, else the bisection stays in the block). */
@@ -89,7 +89,7 @@ export function timelineForms(f: Flattened, P: number, origin: number, exact: bo
 
 /**
  * Word offsets in the blocks section of each IPv4 range block (`rangeAt`, list i being ranges
- * [lists[i], lists[i+1]) of `pfx`, prefix ids, -1 none) and each prefix's timeline block (`tlAt`);
+ * [lists[i], lists[i+1]) of `pfx`, prefix ids, -1 none; `wide[i]` 1 for a root slot's list: layout.ts SLOT_LIST32) and each prefix's timeline block (`tlAt`);
  * returns the words needed. The timelines of a block's prefixes that are not placed yet follow the
  * block, deepest prefix first. When block and timelines fit in four cache lines they are placed as
  * one piece and the block's slot says to touch all of it: an address in a host of a /24 with a few
@@ -98,7 +98,7 @@ export function timelineForms(f: Flattened, P: number, origin: number, exact: bo
  * not placed by then follows in prefix order. `reachOut[i]` gets how far the searches of the block and
  * of the timelines placed with it read (for rangeSlotPayload). `len`: prefix lengths (IPv4 ids first).
  */
-export function placeBlocks(lists: Int32Array, listCount: number, pfx: Int32Array, forms: TimelineForms, len: Uint8Array, P: number, rangeAt: Int32Array, reachOut: Int32Array, tlAt: Int32Array): number {
+export function placeBlocks(lists: Int32Array, listCount: number, wide: Uint8Array, pfx: Int32Array, forms: TimelineForms, len: Uint8Array, P: number, rangeAt: Int32Array, reachOut: Int32Array, tlAt: Int32Array): number {
   const tlWords = forms.words;
   tlAt.fill(-1, 0, P);
   const group: number[] = [];
@@ -107,7 +107,8 @@ export function placeBlocks(lists: Int32Array, listCount: number, pfx: Int32Arra
   for (let i = 0; i < listCount; i++) {
     const lo = lists[i] as number;
     const hi = lists[i + 1] as number;
-    const words = rangeWords(hi - lo);
+    const w32 = wide[i] === 1;
+    const words = rangeWords(hi - lo, w32);
     // the timelines not placed yet of this block's prefixes, deepest first (a parent's ranges repeat: -2 marks one taken)
     group.length = 0;
     for (let k = lo; k < hi; k++) {
@@ -119,7 +120,7 @@ export function placeBlocks(lists: Int32Array, listCount: number, pfx: Int32Arra
     }
     group.sort(deeper);
     let all = words;
-    let reach = rangeReach(hi - lo);
+    let reach = rangeReach(hi - lo, w32);
     for (const p of group) {
       reach = Math.max(reach, all + (forms.reach[p] as number));
       all += tlWords[p] as number;
@@ -140,14 +141,14 @@ export function placeBlocks(lists: Int32Array, listCount: number, pfx: Int32Arra
     if (first >= 0 && words + (tlWords[first] as number) <= 32) {
       w = placeRange(w, words + (tlWords[first] as number));
       rangeAt[i] = w;
-      reachOut[i] = Math.max(rangeReach(hi - lo), words + (forms.reach[first] as number));
+      reachOut[i] = Math.max(rangeReach(hi - lo, w32), words + (forms.reach[first] as number));
       w += words;
       tlAt[first] = w;
       w += tlWords[first] as number;
     } else {
       w = placeRange(w, words);
       rangeAt[i] = w;
-      reachOut[i] = rangeReach(hi - lo);
+      reachOut[i] = rangeReach(hi - lo, w32);
       w += words;
     }
     for (const p of group) {
@@ -204,15 +205,22 @@ export function refAt(at: number, reach: number): number {
   return ((at + 1) << 1) | (spansTwoLines(at, reach) ? REF_TWO_LINES : 0);
 }
 
-/** Writes the IPv4 range blocks ([m, start bytes[m] padded to a word, refs[m]]: layout.ts) placed by placeBlocks; `refOf` turns a prefix id into a timeline ref. */
-export function writeRangeBlocks(out: Uint32Array, starts: Uint32Array, pfx: Int32Array, lists: Int32Array, count: number, at: Int32Array, refOf: (p: number) => number): void {
+/** Writes the IPv4 range blocks placed by placeBlocks (layout.ts: [m, start bytes[m] padded to a word, refs[m]], or for `wide` lists [m, starts[m], refs[m]]); `refOf` turns a prefix id into a timeline ref. */
+export function writeRangeBlocks(out: Uint32Array, starts: Uint32Array, pfx: Int32Array, lists: Int32Array, wide: Uint8Array, count: number, at: Int32Array, refOf: (p: number) => number): void {
   const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   for (let i = 0; i < count; i++) {
     const lo = lists[i] as number;
     const m = (lists[i + 1] as number) - lo;
     const b = at[i] as number;
-    const refs = b + 1 + ((m + 3) >> 2);
     out[b] = m;
+    if (wide[i] === 1) {
+      for (let k = 0; k < m; k++) {
+        out[b + 1 + k] = starts[lo + k] as number;
+        out[b + 1 + m + k] = refOf(pfx[lo + k] as number);
+      }
+      continue;
+    }
+    const refs = b + 1 + ((m + 3) >> 2);
     out.fill(0, b + 1, refs); // the padding after the last start byte
     for (let k = 0; k < m; k++) {
       bytes[4 * (b + 1) + k] = (starts[lo + k] as number) & 255; // every start of the list is in one /24 (trie-build.ts)

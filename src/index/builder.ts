@@ -12,7 +12,7 @@ import { DredgeError } from '../errors.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
 import { parseIpString } from '../parse/ip.js';
 import { ScratchArrays } from '../typed.js';
-import { allocate, type Counts, F_BUILT_AT_MS, F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, sectionBytes, SLOT_LIST, SLOT_PREFIX, SRC_AWS, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT, TL_KEY_LIM } from './layout.js';
+import { allocate, type Counts, F_BUILT_AT_MS, F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, sectionBytes, SLOT_LIST, SLOT_LIST32, SLOT_PREFIX, SRC_AWS, SRC_EVENT, SRC_HEARTBEAT, SRC_SNAPSHOT, TL_KEY_LIM } from './layout.js';
 import { IndexView, RESULT_CONFLICT } from './lookup.js';
 import { placeBlocks, rangeSlotPayload, refAt, timelineForms, writeRangeBlocks, writeTimelines } from './blocks.js';
 import { flattenTimelines } from './flatten.js';
@@ -492,7 +492,10 @@ export class IndexBuilder {
     const listCount = l4Lists.n - 1;
     const rangeAt = sc.take('rangeAt', Int32Array, Math.max(1, listCount));
     const rangeReach = sc.take('rangeReach', Int32Array, Math.max(1, listCount));
-    const blockWords = placeBlocks(l4Lists.a, listCount, l4Pfx.a, forms, len4, P, rangeAt, rangeReach, tlAt);
+    // which lists are a root slot's (whole-address starts: layout.ts SLOT_LIST32)
+    const wide4 = sc.take('wide4', Uint8Array, Math.max(1, listCount)).fill(0);
+    for (let k = 0; k < v4NodesEnd; k++) if (((nodes.a[k] as number) & 3) === SLOT_LIST32) wide4[(nodes.a[k] as number) >>> 2] = 1;
+    const blockWords = placeBlocks(l4Lists.a, listCount, wide4, l4Pfx.a, forms, len4, P, rangeAt, rangeReach, tlAt);
     // Refs and halved range-block offsets share a slot's payload with its kind (layout.ts); below word
     // 2^28 every Int32 slot stays non-negative (the lookups mark rows that are not IPv4 with -1).
     if (blockWords >= 2 ** 28) throw new DredgeError('DREDGE_ERR_INDEX', `index generation needs ${blockWords} words of lookup blocks, more than the ${2 ** 28} a generation can address; reduce prefixes or the retention horizon (--horizon)`);
@@ -533,12 +536,12 @@ export class IndexBuilder {
       const slot = nodes.a[k] as number;
       const kind = slot & 3;
       if (kind === SLOT_PREFIX) v.nodes[k] = (refOf((slot >>> 2) - 1) << 2) | SLOT_PREFIX;
-      else if (kind === SLOT_LIST && k < v4NodesEnd) {
+      else if ((kind === SLOT_LIST || kind === SLOT_LIST32) && k < v4NodesEnd) {
         const li = slot >>> 2;
-        v.nodes[k] = (rangeSlotPayload(rangeAt[li] as number, rangeReach[li] as number) << 2) | SLOT_LIST;
+        v.nodes[k] = (rangeSlotPayload(rangeAt[li] as number, rangeReach[li] as number) << 2) | kind;
       } else v.nodes[k] = slot;
     }
-    writeRangeBlocks(new Uint32Array(v.tl.buffer, v.tl.byteOffset, v.tl.length), l4Start.a, l4Pfx.a, l4Lists.a, listCount, rangeAt, refOf);
+    writeRangeBlocks(new Uint32Array(v.tl.buffer, v.tl.byteOffset, v.tl.length), l4Start.a, l4Pfx.a, l4Lists.a, wide4, listCount, rangeAt, refOf);
     v.v6Start.set(l6Start.a.subarray(0, l6Start.n));
     for (let k = 0; k < l6Pfx.n; k++) v.v6Ref[k] = refOf(l6Pfx.a[k] as number);
     v.v6Lists.set(l6Lists.a.subarray(0, l6Lists.n));

@@ -32,10 +32,11 @@
 //                          so ≤ 16 words, one cache line): [n | flags, prefix id, base key, then n
 //                          Uint16 key offsets from base and n Uint16 results + TL_RESULT_BIAS]; with
 //                          TL_OPEN_START the first span starts at -Infinity (its offset is unused);
-//                          an IPv4 range block per SLOT_LIST slot (only below a root slot: a block
-//                          of 256 addresses, one /24), [m ≤ 48, the ranges' first addresses' last
-//                          bytes (m Uint8, padded to a word), timeline refs[m]]: the ranges that
-//                          slot's /24 splits into (rangeWords).
+//                          an IPv4 range block per SLOT_LIST slot (a node's slot: one /24),
+//                          [m ≤ 48, the ranges' first addresses' last bytes (m Uint8, padded to a
+//                          word), timeline refs[m]], and per SLOT_LIST32 slot (a root slot: a /16),
+//                          [m ≤ 48, first addresses[m] (Uint32), timeline refs[m]]: the ranges that
+//                          slot's block of addresses splits into (rangeWords).
 //                          A block (or a range block with the timeline placed after it) of ≤ 16
 //                          words never crosses a cache line, of ≤ 32 never two
 //     tlEntry     Int32    P: prefix p's first span in the global span order of tlStart; empty with it
@@ -65,6 +66,8 @@
 //                          number of cache lines (1-4) the block, and a timeline placed after it,
 //                          reach into, less one (blocks.ts rangeSlotPayload);
 //                          IPv6: v6 list index (binary-searched)
+//   SLOT_LIST32  the same for a root slot's IPv4 range block, whose starts are whole addresses (a
+//                sparse /16 costs its few ranges, not a node of 256 slots)
 
 import { DredgeError } from '../errors.js';
 
@@ -123,14 +126,15 @@ export const TL_RESULT_BIAS = 3;
 export const ROOT_STRIDE = 16;
 export const NODE_STRIDE = 8;
 
-/** Words of an IPv4 range block of m ranges: [m, m start bytes padded to a word, m refs]. */
-export function rangeWords(m: number): number {
-  return 1 + ((m + 3) >> 2) + m;
+/** Words of an IPv4 range block of m ranges: [m, m start bytes padded to a word, m refs], or with whole addresses as starts (`wide`, SLOT_LIST32) [m, m starts, m refs]. */
+export function rangeWords(m: number, wide: boolean): number {
+  return wide ? 1 + 2 * m : 1 + ((m + 3) >> 2) + m;
 }
 
 export const SLOT_PREFIX = 0;
 export const SLOT_NODE = 1;
 export const SLOT_LIST = 2;
+export const SLOT_LIST32 = 3;
 
 /** Evidence kinds, as bits in ivSrc. */
 export const SRC_SNAPSHOT = 1;

@@ -22,7 +22,7 @@
 
 import { DredgeError } from '../errors.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
-import { F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_BYTE_LENGTH, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, hotMemory, LOOKUP_CHUNK, openViews, REF_TWO_LINES, SCRATCH_FLAGS_BYTES, SCRATCH_SLOTS, scratchAt, SLOT_ADDR, SLOT_BYTES, SLOT_FAM, SLOT_LIST, SLOT_NODE, SLOT_OUT, SLOT_ROWS, SLOT_T, TL_COMPACT, TL_COUNT_MASK, TL_OPEN_START, TL_RESULT_BIAS, tlQueryOf, type Views } from './layout.js';
+import { F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_BYTE_LENGTH, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, hotMemory, LOOKUP_CHUNK, openViews, REF_TWO_LINES, SCRATCH_FLAGS_BYTES, SCRATCH_SLOTS, scratchAt, SLOT_ADDR, SLOT_BYTES, SLOT_FAM, SLOT_LIST, SLOT_LIST32, SLOT_NODE, SLOT_OUT, SLOT_PREFIX, SLOT_ROWS, SLOT_T, TL_COMPACT, TL_COUNT_MASK, TL_OPEN_START, TL_RESULT_BIAS, tlQueryOf, type Views } from './layout.js';
 import { MetaReader } from './meta.js';
 import { lookupWasm, type LookupExports } from './wasm/load.js';
 
@@ -173,7 +173,7 @@ export class IndexView {
       shift -= 8;
       s = nodes[(s >>> 2) + ((ip >>> shift) & 255)] as number;
     }
-    return (s & 3) === SLOT_LIST ? rangeRef(this.tl, this.tlB, (s >>> 4) << 1, ip) : s >>> 2;
+    return slotRef(this.tl, this.tlB, s, ip);
   }
 
   /** Timeline ref of the deepest prefix covering an IPv6 address (four big-endian uint32 words); 0 none. */
@@ -373,14 +373,21 @@ export class IndexView {
 /** Timeline blocks up to this many spans are counted, not bisected (as in lookup.wasm). */
 const TL_SCAN = 16;
 
-/** The ref of the range of block `b` ([m, start bytes[m], refs[m]]: layout.ts) holding ip: the last start ≤ ip's last byte (the first start is the block's own, byte 0). */
-function rangeRef(tl: Int32Array, tlB: Uint8Array, b: number, ip: number): number {
+/** The timeline ref an IPv4 trie slot that is not a node gives ip (layout.ts): its own, or through its range block. */
+function slotRef(tl: Int32Array, tlB: Uint8Array, s: number, ip: number): number {
+  const kind = s & 3;
+  if (kind === SLOT_PREFIX) return s >>> 2;
+  const b = (s >>> 4) << 1;
   const m = tl[b] as number;
-  const low = ip & 255; // the block is ip's /24 (trie-build.ts)
+  let k = 1; // ranges before ip's: the first start is the block's own, ≤ every ip routed here
+  if (kind === SLOT_LIST32) {
+    while (k < m && ((tl[b + 1 + k] as number) >>> 0) <= ip) k++;
+    return tl[b + m + k] as number;
+  }
+  // a /24's block (ip's, trie-build.ts): starts are last bytes
   const at = 4 * (b + 1);
-  let k = 1; // the first start is the block's, byte 0
-  while (k < m && (tlB[at + k] as number) <= low) k++;
-  return tl[b + 1 + ((m + 3) >> 2) + k - 1] as number;
+  while (k < m && (tlB[at + k] as number) <= (ip & 255)) k++;
+  return tl[b + ((m + 3) >> 2) + k] as number;
 }
 
 /** Timeline block at word b (layout.ts: wide or compact) at query key q (tlQueryOf(t)) and time t. */
@@ -443,7 +450,7 @@ function stageRanges(tl: Int32Array, tlB: Uint8Array, addr: Uint32Array, st: Int
   for (let r = from; r < to; r++) {
     const s = st[r] as number;
     if (s < 0) continue;
-    st[r] = (s & 3) === SLOT_LIST ? rangeRef(tl, tlB, (s >>> 4) << 1, addr[r] as number) : s >>> 2;
+    st[r] = slotRef(tl, tlB, s, addr[r] as number);
   }
 }
 

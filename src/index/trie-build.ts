@@ -1,16 +1,16 @@
 // Builds the longest-prefix-match structure of a generation (cold path, guarded by `bench index`
 // "freeze"): prefixes → disjoint address ranges, each naming its deepest covering prefix → a multibit
 // trie over those ranges. The trie's root has stride 16 (65 536 slots), inner nodes stride 8; a slot
-// whose block holds one range names that prefix directly; below the root, a block (a /24) with at most
-// LIST_MAX ranges becomes a sorted range list whose starts differ only in their last byte (layout.ts:
-// one byte each, counted with 16-lane compares at lookup), anything denser gets a child node. A root
-// slot with more than one range always gets a child node, so every IPv4 list is a /24's.
+// whose block holds one range names that prefix directly, a block with at most LIST_MAX ranges becomes
+// a sorted range list, anything denser gets a child node. A node's list covers a /24, so its starts
+// differ in their last byte only and are stored as bytes (SLOT_LIST, counted with 16-lane compares at
+// lookup); a root slot's list covers a /16 and keeps whole addresses (SLOT_LIST32).
 //
 // Why not plain 256-way nodes to /32: 1M scattered /32s would need ~1M leaf nodes of 1 KiB each
 // (DESIGN.md §7); range lists cost 5 bytes per range for IPv4 (20 for IPv6). LIST_MAX bounds an
 // IPv4 list search to three 16-byte compares in at most four cache lines.
 
-import { NODE_STRIDE, ROOT_STRIDE, SLOT_LIST, SLOT_NODE, SLOT_PREFIX } from './layout.js';
+import { NODE_STRIDE, ROOT_STRIDE, SLOT_LIST, SLOT_LIST32, SLOT_NODE, SLOT_PREFIX } from './layout.js';
 import { offHeap, type ScratchArrays } from '../typed.js';
 
 export const LIST_MAX = 48;
@@ -182,7 +182,7 @@ function fillV4(node: number, blockStart: number, stride: number, shift: number,
       nodes.a.fill(slotFor(pfxId(pfx[r] as number, idBase)), node + k, node + kEnd);
       k = kEnd - 1;
       continue;
-    } else if (c <= LIST_MAX && shift === NODE_STRIDE) {
+    } else if (c <= LIST_MAX || shift < NODE_STRIDE) {
       const li = lists.n - 1;
       lStart.push(bs);
       lPfx.push(pfxId(pfx[r] as number, idBase));
@@ -191,7 +191,7 @@ function fillV4(node: number, blockStart: number, stride: number, shift: number,
         lPfx.push(pfxId(pfx[q] as number, idBase));
       }
       lists.push(lPfx.n);
-      slot = (li << 2) | SLOT_LIST;
+      slot = (li << 2) | (shift > NODE_STRIDE ? SLOT_LIST32 : SLOT_LIST);
     } else {
       const child = nodes.alloc(1 << NODE_STRIDE, 0);
       fillV4(child, bs, NODE_STRIDE, shift - NODE_STRIDE, r, starts, pfx, count, idBase, nodes, lStart, lPfx, lists);

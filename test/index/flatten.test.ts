@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IndexBuilder } from '../../src/index/builder.js';
-import { H_V4_ROOT, LOOKUP_CHUNK, SLOT_LIST, SLOT_ROWS, TL_COMPACT, TL_OPEN_START } from '../../src/index/layout.js';
+import { H_V4_ROOT, LOOKUP_CHUNK, SLOT_LIST, SLOT_LIST32, SLOT_ROWS, TL_COMPACT, TL_OPEN_START } from '../../src/index/layout.js';
 import { IndexView, RESULT_NO_ADDRESS } from '../../src/index/lookup.js';
 import { flattenTimelines, TL_GAP } from '../../src/index/flatten.js';
 import { formatIPv4 } from '../../src/parse/ip.js';
@@ -122,7 +122,7 @@ describe('flattened timelines', () => {
     });
   }
 
-  it('range blocks of every density and both timeline forms at their limits answer the same in WebAssembly, JS and the prefix-chain walk', () => {
+  it('range blocks of both forms (a /24\'s start bytes, a root /16\'s whole addresses) at every density and both timeline forms at their limits answer the same in WebAssembly, JS and the prefix-chain walk', () => {
     const b = new IndexBuilder({ horizonSeconds: null });
     b.addSnapshotRow({ cidr: '10.7.0.0/16', meta: { app: 'vpc' } }); // open since -Infinity: compact timelines start open
     const hostsPer = [1, 6, 12, 23]; // → range blocks of 3, 13, 25 and 47 ranges (the dense search's three segments)
@@ -134,6 +134,19 @@ describe('flattened timelines', () => {
         const cidr = formatIPv4(base + 3 + h * 10);
         for (let e = 0; e < 3; e++) b.addEvent({ time: T0 + h + e * 100, type: 'assign', cidr, meta: { app: `h${i}-${h}-${e}` } });
       }
+    });
+    // the same densities in root slots' lists (whole-address starts, SLOT_LIST32): hosts in a /16 no prefix covers, one per /24
+    const roots: number[] = [];
+    const rootAddrs: number[] = [];
+    hostsPer.forEach((k, i) => {
+      const base = 0x0a100000 + i * 0x10000;
+      roots.push(base);
+      for (let h = 0; h < k; h++) {
+        const ip = base + h * 0x0a00 + 7;
+        rootAddrs.push(ip - 1, ip, ip + 1, (ip & ~255) >>> 0, (ip | 255) >>> 0);
+        for (let e = 0; e < 3; e++) b.addEvent({ time: T0 + h + e * 100, type: 'assign', cidr: formatIPv4(ip), meta: { app: `r${i}-${h}-${e}` } });
+      }
+      rootAddrs.push(base, base + 0xffff);
     });
     // 16-bit key offsets: a span of exactly 65,535 s stays compact, one of 65,536 s goes wide
     b.addEvent({ time: T0, type: 'assign', cidr: '10.7.9.1', meta: { app: 'edge-a' } });
@@ -148,11 +161,17 @@ describe('flattened timelines', () => {
       return (slot & 3) === SLOT_LIST ? (v.tl[(slot >>> 4) << 1] as number) : 0;
     });
     assert.deepEqual(sizes, [3, 13, 25, 47]);
+    const rootSizes = roots.map((base) => {
+      const slot = v.nodes[(v.header[H_V4_ROOT] as number) + (base >>> 16)] as number;
+      return (slot & 3) === SLOT_LIST32 ? (v.tl[(slot >>> 4) << 1] as number) : 0;
+    });
+    assert.deepEqual(rootSizes, [3, 13, 25, 47], 'root slots with up to 48 ranges keep a list');
     const form = (ip: number) => ((v.tl[(view.refV4(ip) >>> 1) - 1] as number) & TL_COMPACT) !== 0;
     assert.equal(form(0x0a070901), true, '65,535 s: compact');
     assert.equal(form(0x0a070902), false, '65,536 s: wide');
     const addrs: number[] = [];
     for (const base of [...blocks, 0x0a070900]) for (let a = 0; a < 256; a++) addrs.push(base + a);
+    addrs.push(...rootAddrs);
     const times = [T0 - 1, T0, T0 + 5, T0 + 99, T0 + 100, T0 + 250, T0 + 65_534, T0 + 65_535, T0 + 65_536, T0 + 1e6];
     const n = addrs.length * times.length;
     const addr = new Uint32Array(n);
