@@ -26,7 +26,7 @@
 #define REF_TWO_LINES 1
 #define TL_COMPACT (1 << 30)
 #define TL_OPEN_START (1 << 29)
-#define TL_COUNT_MASK 0xffff
+#define TL_COUNT_MASK 0xf
 #define TL_RESULT_BIAS 3
 #define QMIN (-1073741823.0)
 #define QMAX (1073741823.0)
@@ -160,8 +160,8 @@ static void lookup_chunk(const uint32_t *addr, const double *t, int n, int32_t *
     if (!(time < INFINITY)) { out[r] = RESULT_GAP; continue; }
     int32_t q = tq[r], k;
     if (h & TL_COMPACT) {
-      int32_t cn = h & TL_COUNT_MASK, open = (h & TL_OPEN_START) != 0, rq = q - tl[b + 2];
-      const uint16_t *keys = tlH + 2 * (size_t)(b + 3);
+      int32_t cn = h & TL_COUNT_MASK, open = (h & TL_OPEN_START) != 0, rq = q - tl[b + 1];
+      const uint16_t *keys = tlH + 2 * (size_t)(b + 2);
       int32_t c = open + (rq < 0 ? 0 : count_le16(keys, cn, open, rq > 0xffff ? 0xffff : rq));
       out[r] = c == 0 ? RESULT_GAP : (int32_t)keys[cn + c - 1] - TL_RESULT_BIAS;
       continue;

@@ -29,7 +29,7 @@ const SLOT_NODE: i32 = 1;
 const REF_TWO_LINES: i32 = 1;
 const TL_COMPACT: i32 = 1 << 30;
 const TL_OPEN_START: i32 = 1 << 29;
-const TL_COUNT_MASK: i32 = 0xffff;
+const TL_COUNT_MASK: i32 = 0xf;
 const TL_RESULT_BIAS: i32 = 3;
 const SLOT_LIST32: i32 = 3;
 const RESULT_UNKNOWN: i32 = -1;
@@ -219,8 +219,8 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
       // ≤ 13 16-bit offsets from the base key; an open first span counts whatever q is
       const cn = h & TL_COUNT_MASK;
       const open = (h & TL_OPEN_START) != 0 ? 1 : 0;
-      const rq = q - ld(tl, b + 2);
-      const keys = tl + (<usize>(b + 3) << 2);
+      const rq = q - ld(tl, b + 1);
+      const keys = tl + (<usize>(b + 2) << 2);
       const c = open + (rq < 0 ? 0 : countLe16(keys, cn, open, rq > 0xffff ? 0xffff : rq));
       store<i32>(out + ro, c == 0 ? RESULT_GAP : <i32>load<u16>(keys + (<usize>(cn + c - 1) << 1)) - TL_RESULT_BIAS);
       continue;

@@ -18,7 +18,7 @@
 // a generation that needs its exact Float64 starts, are written wide.
 
 import type { Flattened } from './flatten.js';
-import { rangeWords, REF_TWO_LINES, TL_COMPACT, TL_COMPACT_MAX, TL_KEY_LIM, TL_OPEN_START, TL_RESULT_BIAS, tlKeyOf } from './layout.js';
+import { rangeWords, REF_TWO_LINES, TL_COMPACT, TL_COMPACT_MAX, TL_KEY_LIM, TL_OPEN_START, TL_PREFIX_LIM, TL_PREFIX_SHIFT, TL_RESULT_BIAS, tlKeyOf } from './layout.js';
 
 /** Range blocks start at an even word (their slot holds the offset halved, beside a line count: rangeSlotPayload), and at a line when over 32 words. */
 function placeRange(at: number, words: number): number {
@@ -33,7 +33,7 @@ export function rangeReach(m: number, wide: boolean): number {
 
 /** Words from a timeline block's start that the lookup's search reads (compact: one vector of keys up to 8, two above; wide: four vectors up to 16, else the bisection stays in the block). */
 export function timelineReach(compact: boolean, n: number): number {
-  return compact ? Math.max(3 + n, n <= 8 ? 7 : 11) : Math.max(2 + 2 * n, n <= 16 ? 18 : 0);
+  return compact ? Math.max(2 + n, n <= 8 ? 6 : 10) : Math.max(2 + 2 * n, n <= 16 ? 18 : 0);
 }
 
 /** An IPv4 SLOT_LIST slot's payload (layout.ts): the range block's word offset halved, and how many lines (1-4) the search of the block and of a timeline placed with it reaches into, less one. */
@@ -70,7 +70,7 @@ export function timelineForms(f: Flattened, P: number, origin: number, exact: bo
   for (let p = 0; p < P; p++) {
     const lo = f.idx[p] as number;
     const n = (f.idx[p + 1] as number) - lo;
-    let ok = exact && n >= 1 && n <= TL_COMPACT_MAX;
+    let ok = exact && n >= 1 && n <= TL_COMPACT_MAX && p < TL_PREFIX_LIM;
     if (ok) {
       const open = opensAtMinusInfinity(f, lo, origin);
       const base = compactBase(f, lo, n, origin, open);
@@ -81,7 +81,7 @@ export function timelineForms(f: Flattened, P: number, origin: number, exact: bo
       for (let i = lo; ok && i < lo + n; i++) if ((f.res[i] as number) + TL_RESULT_BIAS > 0xffff) ok = false;
     }
     compact[p] = ok ? 1 : 0;
-    words[p] = ok ? 3 + n : 2 + 2 * n;
+    words[p] = ok ? 2 + n : 2 + 2 * n;
     reach[p] = timelineReach(ok, n);
   }
   return { compact, words, reach };
@@ -178,13 +178,12 @@ export function writeTimelines(tl: Int32Array, f: Flattened, at: Int32Array, for
     const lo = f.idx[p] as number;
     const n = (f.idx[p + 1] as number) - lo;
     const b = at[p] as number;
-    tl[b + 1] = p;
     if (forms.compact[p] === 1) {
       const open = opensAtMinusInfinity(f, lo, origin);
       const base = compactBase(f, lo, n, origin, open);
-      tl[b] = n | TL_COMPACT | (open ? TL_OPEN_START : 0);
-      tl[b + 2] = base;
-      const keys = 2 * (b + 3);
+      tl[b] = n | (p << TL_PREFIX_SHIFT) | TL_COMPACT | (open ? TL_OPEN_START : 0);
+      tl[b + 1] = base;
+      const keys = 2 * (b + 2);
       const res = keys + n;
       for (let i = 0; i < n; i++) {
         h16[keys + i] = open && i === 0 ? 0 : tlKeyOf(f.start[lo + i] as number, origin) - base;
@@ -193,6 +192,7 @@ export function writeTimelines(tl: Int32Array, f: Flattened, at: Int32Array, for
       continue;
     }
     tl[b] = n;
+    tl[b + 1] = p;
     for (let i = 0; i < n; i++) {
       tl[b + 2 + i] = tlKeyOf(f.start[lo + i] as number, origin);
       tl[b + 2 + n + i] = f.res[lo + i] as number;

@@ -29,8 +29,9 @@
 //                          else its parent…", resolved at freeze. Before the first start, and at
 //                          t = +Infinity or NaN, the result is RESULT_GAP. Wide: [n, prefix id,
 //                          keys[n], results[n]]. Compact (header has TL_COMPACT; n ≤ TL_COMPACT_MAX,
-//                          so ≤ 16 words, one cache line): [n | flags, prefix id, base key, then n
-//                          Uint16 key offsets from base and n Uint16 results + TL_RESULT_BIAS]; with
+//                          so ≤ 15 words, one cache line): [n | prefix id << TL_PREFIX_SHIFT | flags,
+//                          base key, then n Uint16 key offsets from base and n Uint16 results +
+//                          TL_RESULT_BIAS]; with
 //                          TL_OPEN_START the first span starts at -Infinity (its offset is unused);
 //                          an IPv4 range block per SLOT_LIST slot (a node's slot: one /24),
 //                          [m ≤ 48, the ranges' first addresses' last bytes (m Uint8, padded to a
@@ -115,10 +116,13 @@ export function tlQueryOf(t: number, origin: number): number {
 
 /** Timeline refs: bit 0 says the block reaches into a second cache line. */
 export const REF_TWO_LINES = 1;
-/** Timeline block header flags and limits (the compact form). */
+/** Timeline block header flags and limits (the compact form: n in the low 4 bits, the prefix id above them). */
 export const TL_COMPACT = 1 << 30;
 export const TL_OPEN_START = 1 << 29;
-export const TL_COUNT_MASK = 0xffff;
+export const TL_COUNT_MASK = 0xf;
+export const TL_PREFIX_SHIFT = 4;
+/** Prefix ids a compact header holds (below TL_OPEN_START); a generation with more writes the rest wide. */
+export const TL_PREFIX_LIM = 1 << 25;
 export const TL_COMPACT_MAX = 13;
 /** Compact results are stored + this, so RESULT_CONFLICT (-3) and RESULT_GAP (-2) fit a Uint16. */
 export const TL_RESULT_BIAS = 3;
