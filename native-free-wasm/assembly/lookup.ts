@@ -45,24 +45,19 @@ const COUNT_MAX: i32 = 16;
   return load<i32>(base + (<usize>i << 2));
 }
 
-/** How many of the n (≤ 16) sorted keys from p are ≤ q (the index of the first > q). Reads 16 keys. */
-@inline function countLe(p: usize, n: i32, q: i32): i32 {
-  const qv = i32x4.splat(q);
-  // a bit per lane from each compare, lanes ≥ n masked off in the scalar mask, one popcnt (as countLe16)
-  const bits = i32x4.bitmask(i32x4.le_s(v128.load(p), qv))
-    | (i32x4.bitmask(i32x4.le_s(v128.load(p, 16), qv)) << 4)
-    | (i32x4.bitmask(i32x4.le_s(v128.load(p, 32), qv)) << 8)
-    | (i32x4.bitmask(i32x4.le_s(v128.load(p, 48), qv)) << 12);
-  return <i32>popcnt<u32>(<u32>(bits & ((1 << n) - 1)));
+/** The lanes of v that are ≤ q (all bits set), compared signed (timeline keys) or unsigned (addresses). */
+@inline function le(v: v128, q: v128, unsigned: bool): v128 {
+  return unsigned ? i32x4.le_u(v, q) : i32x4.le_s(v, q);
 }
 
-/** countLe for unsigned keys (addresses). */
-@inline function countLeU(p: usize, n: i32, q: u32): i32 {
+/** How many of the n (≤ 16) sorted keys from p are ≤ q (the index of the first > q); `unsigned` is a constant at each call, so the choice folds away. Reads 16 keys. */
+@inline function countLe(p: usize, n: i32, q: i32, unsigned: bool): i32 {
   const qv = i32x4.splat(q);
-  const bits = i32x4.bitmask(i32x4.le_u(v128.load(p), qv))
-    | (i32x4.bitmask(i32x4.le_u(v128.load(p, 16), qv)) << 4)
-    | (i32x4.bitmask(i32x4.le_u(v128.load(p, 32), qv)) << 8)
-    | (i32x4.bitmask(i32x4.le_u(v128.load(p, 48), qv)) << 12);
+  // a bit per lane from each compare, lanes ≥ n masked off in the scalar mask, one popcnt (as countLe16)
+  const bits = i32x4.bitmask(le(v128.load(p), qv, unsigned))
+    | (i32x4.bitmask(le(v128.load(p, 16), qv, unsigned)) << 4)
+    | (i32x4.bitmask(le(v128.load(p, 32), qv, unsigned)) << 8)
+    | (i32x4.bitmask(le(v128.load(p, 48), qv, unsigned)) << 12);
   return <i32>popcnt<u32>(<u32>(bits & ((1 << n) - 1)));
 }
 
@@ -177,7 +172,7 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
       const ip = load<u32>(addr + ro);
       const p = tl + (<usize>(b + 1) << 2);
       const seg = m <= 16 ? 0 : <i32>(load<u32>(p, 64) <= ip) + <i32>((m > 32) & (load<u32>(p, 128) <= ip));
-      const k = (seg << 4) + countLeU(p + (<usize>seg << 6), min(m - (seg << 4), 16), ip);
+      const k = (seg << 4) + countLe(p + (<usize>seg << 6), min(m - (seg << 4), 16), <i32>ip, true);
       store<i32>(st + ro, ld(tl, b + m + k));
       continue;
     }
@@ -231,7 +226,7 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
       continue;
     }
     let k: i32;
-    if (len <= COUNT_MAX) k = countLe(tl + (<usize>(b + 2) << 2), len, q);
+    if (len <= COUNT_MAX) k = countLe(tl + (<usize>(b + 2) << 2), len, q, false);
     else {
       let base = 0;
       let l = len;
