@@ -2,7 +2,7 @@
 // the same passes as native-free-wasm/assembly/lookup.ts: the same-run yardstick for `bench index`
 // (bench/index/lookup.ts builds it with gcc, runs it on the benchmark's own generation and probes, and
 // prints the WebAssembly lookup's rate as a ratio to this one; the checksums must agree).
-// Its two searches use the same 4- and 8-lane compares as the WebAssembly (SSE4.1 intrinsics): written
+// Its searches use the same 16-, 8- and 4-lane compares as the WebAssembly (SSE4.1 intrinsics): written
 // as scalar loops, gcc left them unvectorized and this yardstick ran at 0.6× of what the layout allows
 // (22-23M against 35-38M lookups/s, same checksums), which made the WebAssembly look level with C.
 //

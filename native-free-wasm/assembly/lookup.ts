@@ -141,9 +141,10 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
     v128.store(tq + (<usize>r << 2), v128.bitselect(q, none, ok));
   }
   // 2. touch the range blocks: the block, and the timeline placed after it (blocks.ts), as many
-  // lines (up to 4) as they reach into (the slot says). A loop of its own: touching in pass 1 put each
-  // row's walk and touch misses in one chain, and with ~40 instructions per row few rows fit the
-  // CPU's window (measured: 31 → 20 ns per row for pass 1)
+  // lines (up to 4; a root list past 31 ranges reaches further: blocks.ts) as they reach into (the
+  // slot says). A loop of its own: touching in pass 1 put each row's walk and touch misses in one
+  // chain, and with ~40 instructions per row few rows fit the CPU's window (measured: 31 → 20 ns per
+  // row for pass 1)
   for (let r = 0; r < n; r++) {
     const s = load<i32>(st + (<usize>r << 2));
     if ((s & 0x80000002) == 2) { // SLOT_LIST or SLOT_LIST32 (a row that is not IPv4 has -1)

@@ -9,8 +9,9 @@
 // the lookup touches the lines of a block ahead of searching it (native-free-wasm/assembly/lookup.ts),
 // and a ref or slot says how many lines that is (layout.ts REF_TWO_LINES, rangeSlotPayload), counted
 // over what the search reads (its vector loads read a little past a short block: `reach`): up to two
-// lines of a timeline and four of a range block (48 ranges at most: 61 words), so only wide timelines
-// past 15 spans can make a search wait for a line the touch pass did not bring in.
+// lines of a timeline and four of a range block. A /24's block of 48 ranges is 61 words, so only a
+// root /16's list of more than 31 ranges (1 + 2m words) and wide timelines past 15 spans can make a
+// search wait for a line the touch pass did not bring in.
 //
 // A timeline of at most TL_COMPACT_MAX spans whose keys lie within 65,535 s of each other (a first
 // span open since -Infinity aside) and whose results fit 16 bits is written compact, in one cache
@@ -18,7 +19,7 @@
 // a generation that needs its exact Float64 starts, are written wide.
 
 import type { Flattened } from './flatten.js';
-import { rangeWords, REF_TWO_LINES, TL_COMPACT, TL_COMPACT_MAX, TL_KEY_LIM, TL_OPEN_START, TL_PREFIX_LIM, TL_PREFIX_SHIFT, TL_RESULT_BIAS, tlKeyOf } from './layout.js';
+import { compactHeader, rangeWords, REF_TWO_LINES, TL_COMPACT_MAX, TL_KEY_LIM, TL_PREFIX_LIM, TL_RESULT_BIAS, tlKeyOf } from './layout.js';
 
 /** Range blocks start at an even word (their slot holds the offset halved, beside a line count: rangeSlotPayload), and at a line when over 32 words. */
 function placeRange(at: number, words: number): number {
@@ -36,7 +37,7 @@ export function timelineReach(compact: boolean, n: number): number {
   return compact ? Math.max(2 + n, n <= 8 ? 6 : 10) : Math.max(2 + 2 * n, n <= 16 ? 18 : 0);
 }
 
-/** An IPv4 SLOT_LIST slot's payload (layout.ts): the range block's word offset halved, and how many lines (1-4) the search of the block and of a timeline placed with it reaches into, less one. */
+/** An IPv4 SLOT_LIST or SLOT_LIST32 slot's payload (layout.ts): the range block's word offset halved, and how many lines (1-4) the search of the block and of a timeline placed with it reaches into, less one. */
 export function rangeSlotPayload(at: number, reach: number): number {
   const lines = Math.min(4, ((at & 15) + reach + 15) >> 4);
   return ((at >>> 1) << 2) | (lines - 1);
@@ -181,7 +182,7 @@ export function writeTimelines(tl: Int32Array, f: Flattened, at: Int32Array, for
     if (forms.compact[p] === 1) {
       const open = opensAtMinusInfinity(f, lo, origin);
       const base = compactBase(f, lo, n, origin, open);
-      tl[b] = n | (p << TL_PREFIX_SHIFT) | TL_COMPACT | (open ? TL_OPEN_START : 0);
+      tl[b] = compactHeader(n, p, open);
       tl[b + 1] = base;
       const keys = 2 * (b + 2);
       const res = keys + n;

@@ -123,6 +123,14 @@ export const TL_COUNT_MASK = 0xf;
 export const TL_PREFIX_SHIFT = 4;
 /** Prefix ids a compact header holds (below TL_OPEN_START); a generation with more writes the rest wide. */
 export const TL_PREFIX_LIM = 1 << 25;
+/** A compact timeline block's header word: n spans of prefix p (< TL_PREFIX_LIM), first span open since -Infinity or not. */
+export function compactHeader(n: number, p: number, open: boolean): number {
+  return n | (p << TL_PREFIX_SHIFT) | TL_COMPACT | (open ? TL_OPEN_START : 0);
+}
+/** The prefix id in a compact header. */
+export function compactPrefix(h: number): number {
+  return (h & (TL_OPEN_START - 1)) >>> TL_PREFIX_SHIFT;
+}
 export const TL_COMPACT_MAX = 13;
 /** Compact results are stored + this, so RESULT_CONFLICT (-3) and RESULT_GAP (-2) fit a Uint16. */
 export const TL_RESULT_BIAS = 3;

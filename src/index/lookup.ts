@@ -22,7 +22,7 @@
 
 import { DredgeError } from '../errors.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
-import { F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_BYTE_LENGTH, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, hotMemory, LOOKUP_CHUNK, openViews, REF_TWO_LINES, SCRATCH_FLAGS_BYTES, SCRATCH_SLOTS, scratchAt, SLOT_ADDR, SLOT_BYTES, SLOT_FAM, SLOT_LIST, SLOT_LIST32, SLOT_NODE, SLOT_OUT, SLOT_PREFIX, SLOT_ROWS, SLOT_T, TL_COMPACT, TL_COUNT_MASK, TL_OPEN_START, TL_PREFIX_SHIFT, TL_RESULT_BIAS, tlQueryOf, type Views } from './layout.js';
+import { compactPrefix, F_CUTOFF, F_KNOWN_UNTIL, F_NEWEST_TIME, F_TL_ORIGIN, H_BYTE_LENGTH, H_GENERATION, H_INTERVALS, H_META_RECORDS, H_PREFIXES, H_V4_PREFIXES, H_V4_ROOT, H_V6_ROOT, hotMemory, LOOKUP_CHUNK, openViews, REF_TWO_LINES, SCRATCH_FLAGS_BYTES, SCRATCH_SLOTS, scratchAt, SLOT_ADDR, SLOT_BYTES, SLOT_FAM, SLOT_LIST, SLOT_LIST32, SLOT_NODE, SLOT_OUT, SLOT_PREFIX, SLOT_ROWS, SLOT_T, TL_COMPACT, TL_COUNT_MASK, TL_OPEN_START, TL_RESULT_BIAS, tlQueryOf, type Views } from './layout.js';
 import { MetaReader } from './meta.js';
 import { lookupWasm, type LookupExports } from './wasm/load.js';
 
@@ -226,7 +226,7 @@ export class IndexView {
     if (ref === 0) return -1;
     const b = (ref >>> 1) - 1;
     const h = this.tl[b] as number;
-    return (h & TL_COMPACT) !== 0 ? (h & (TL_OPEN_START - 1)) >>> TL_PREFIX_SHIFT : (this.tl[b + 1] as number); // layout.ts: compact header, or wide [n, prefix, …]
+    return (h & TL_COMPACT) !== 0 ? compactPrefix(h) : (this.tl[b + 1] as number); // layout.ts: compact header, or wide [n, prefix, …]
   }
 
   /** Prefix p's flattened timeline at t: what the prefix chain answers at t (p = -1: none covers). */

@@ -7,8 +7,8 @@
 // lookup); a root slot's list covers a /16 and keeps whole addresses (SLOT_LIST32).
 //
 // Why not plain 256-way nodes to /32: 1M scattered /32s would need ~1M leaf nodes of 1 KiB each
-// (DESIGN.md §7); range lists cost 5 bytes per range for IPv4 (20 for IPv6). LIST_MAX bounds an
-// IPv4 list search to three 16-byte compares in at most four cache lines.
+// (DESIGN.md §7); a /24's range list costs 5 bytes per range, a root /16's 8 (IPv6: 20). LIST_MAX
+// bounds an IPv4 list search to three 16-byte compares (a root list: two probes and four compares).
 
 import { NODE_STRIDE, ROOT_STRIDE, SLOT_LIST, SLOT_LIST32, SLOT_NODE, SLOT_PREFIX } from './layout.js';
 import { offHeap, type ScratchArrays } from '../typed.js';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IndexBuilder } from '../../src/index/builder.js';
-import { H_V4_ROOT, LOOKUP_CHUNK, SLOT_LIST, SLOT_LIST32, SLOT_ROWS, TL_COMPACT, TL_OPEN_START } from '../../src/index/layout.js';
+import { compactHeader, compactPrefix, H_V4_ROOT, LOOKUP_CHUNK, SLOT_LIST, SLOT_LIST32, SLOT_ROWS, TL_COMPACT, TL_COUNT_MASK, TL_OPEN_START, TL_PREFIX_LIM } from '../../src/index/layout.js';
 import { IndexView, RESULT_NO_ADDRESS } from '../../src/index/lookup.js';
 import { flattenTimelines, TL_GAP } from '../../src/index/flatten.js';
 import { formatIPv4 } from '../../src/parse/ip.js';
@@ -99,7 +99,7 @@ describe('flattened timelines', () => {
         const h = view.v.tl[((view.v.pfxTl[p] as number) >>> 1) - 1] as number;
         if ((h & TL_COMPACT) !== 0) compact++;
         if ((h & TL_COMPACT) !== 0 && (h & TL_OPEN_START) !== 0) openCompact++;
-        else if (h > 16) long++;
+        else if ((h & TL_COMPACT) === 0 && h > 16) long++;
       }
       assert.ok(seed > 2 || long > 0, 'some timelines are longer than the 16 spans counted without bisection');
       if (fractions) assert.equal(compact, 0, 'exact Float64 starts keep every timeline wide');
@@ -125,25 +125,27 @@ describe('flattened timelines', () => {
   it('range blocks of both forms (a /24\'s start bytes, a root /16\'s whole addresses) at every density and both timeline forms at their limits answer the same in WebAssembly, JS and the prefix-chain walk', () => {
     const b = new IndexBuilder({ horizonSeconds: null });
     b.addSnapshotRow({ cidr: '10.7.0.0/16', meta: { app: 'vpc' } }); // open since -Infinity: compact timelines start open
-    const hostsPer = [1, 6, 12, 23]; // → range blocks of 3, 13, 25 and 47 ranges (the dense search's three segments)
+    // k hosts → 2k + 1 ranges, or 2k when the last host ends the block: every vector and segment boundary of both searches
+    const densities: [number, boolean][] = [[1, false], [6, false], [8, true], [8, false], [12, false], [16, true], [16, false], [23, false], [24, true]];
+    const expected = densities.map(([k, atEnd]) => 2 * k + (atEnd ? 0 : 1)); // 3, 13, 16, 17, 25, 32, 33, 47, 48
     const blocks: number[] = [];
-    hostsPer.forEach((k, i) => {
-      const base = 0x0a070000 + (i + 1) * 256;
+    densities.forEach(([k, atEnd], i) => {
+      const base = 0x0a070000 + (i + 16) * 256;
       blocks.push(base);
       for (let h = 0; h < k; h++) {
-        const cidr = formatIPv4(base + 3 + h * 10);
+        const cidr = formatIPv4(atEnd && h === k - 1 ? base + 255 : base + 3 + h * 10);
         for (let e = 0; e < 3; e++) b.addEvent({ time: T0 + h + e * 100, type: 'assign', cidr, meta: { app: `h${i}-${h}-${e}` } });
       }
     });
     // the same densities in root slots' lists (whole-address starts, SLOT_LIST32): hosts in a /16 no prefix covers, one per /24
     const roots: number[] = [];
     const rootAddrs: number[] = [];
-    hostsPer.forEach((k, i) => {
+    densities.forEach(([k, atEnd], i) => {
       const base = 0x0a100000 + i * 0x10000;
       roots.push(base);
       for (let h = 0; h < k; h++) {
-        const ip = base + h * 0x0a00 + 7;
-        rootAddrs.push(ip - 1, ip, ip + 1, (ip & ~255) >>> 0, (ip | 255) >>> 0);
+        const ip = atEnd && h === k - 1 ? base + 0xffff : base + h * 0x0a00 + 7;
+        rootAddrs.push(ip - 1, ip, (ip + 1) >>> 0, (ip & ~255) >>> 0, (ip | 255) >>> 0);
         for (let e = 0; e < 3; e++) b.addEvent({ time: T0 + h + e * 100, type: 'assign', cidr: formatIPv4(ip), meta: { app: `r${i}-${h}-${e}` } });
       }
       rootAddrs.push(base, base + 0xffff);
@@ -160,12 +162,12 @@ describe('flattened timelines', () => {
       const slot = v.nodes[node + ((base >>> 8) & 255)] as number;
       return (slot & 3) === SLOT_LIST ? (v.tl[(slot >>> 4) << 1] as number) : 0;
     });
-    assert.deepEqual(sizes, [3, 13, 25, 47]);
+    assert.deepEqual(sizes, expected);
     const rootSizes = roots.map((base) => {
       const slot = v.nodes[(v.header[H_V4_ROOT] as number) + (base >>> 16)] as number;
       return (slot & 3) === SLOT_LIST32 ? (v.tl[(slot >>> 4) << 1] as number) : 0;
     });
-    assert.deepEqual(rootSizes, [3, 13, 25, 47], 'root slots with up to 48 ranges keep a list');
+    assert.deepEqual(rootSizes, expected, 'root slots with up to 48 ranges keep a list');
     const form = (ip: number) => ((v.tl[(view.refV4(ip) >>> 1) - 1] as number) & TL_COMPACT) !== 0;
     assert.equal(form(0x0a070901), true, '65,535 s: compact');
     assert.equal(form(0x0a070902), false, '65,536 s: wide');
@@ -188,6 +190,20 @@ describe('flattened timelines', () => {
     new IndexView(view.memory, null, { engine: 'js' }).lookupColumn(addr, fam, new Uint8Array(0), t, n, outJs);
     assert.deepEqual(outJs, out);
     for (let i = 0; i < n; i++) assert.equal(out[i], view.resolveChain(view.deepestV4(addr[i] as number), t[i] as number, false), `${formatIPv4(addr[i] as number)} at ${t[i]}`);
+  });
+
+  it('a compact header keeps its span count, prefix id (up to TL_PREFIX_LIM - 1) and flags apart', () => {
+    for (const p of [0, 1, 12_345, TL_PREFIX_LIM - 1]) {
+      for (const open of [false, true]) {
+        for (const n of [1, 13]) {
+          const h = compactHeader(n, p, open);
+          assert.equal(h & TL_COUNT_MASK, n);
+          assert.equal(compactPrefix(h), p);
+          assert.equal((h & TL_OPEN_START) !== 0, open);
+          assert.ok((h & TL_COMPACT) !== 0 && h > 0, 'compact, and a non-negative Int32');
+        }
+      }
+    }
   });
 
   it('IPv6 and IPv4-mapped rows of the batch form take the same timelines', () => {
