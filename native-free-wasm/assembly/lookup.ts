@@ -115,7 +115,7 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
     }
     const ip = load<u32>(addr + ro);
     // root stride 16, then at most two nodes of stride 8 (layout.ts ROOT_STRIDE, NODE_STRIDE): written
-    // out, since V8 puts an interrupt check in every loop iteration
+    // out, so no inner loop (V8 puts an interrupt check in each iteration) and no variable shift
     let s = ld(nodes, root + <i32>(ip >>> 16));
     if ((s & 3) == SLOT_NODE) {
       s = ld(nodes, (s >>> 2) + <i32>((ip >>> 8) & 255));
