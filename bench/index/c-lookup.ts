@@ -5,31 +5,23 @@
 // cannot be, the caller is told why.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { F_TL_ORIGIN, H_BYTE_LENGTH, H_V4_ROOT } from '../../src/index/layout.js';
 import type { IndexView } from '../../src/index/lookup.js';
+import { buildC } from '../perf/gcc.js';
 
 const SOURCE = fileURLToPath(new URL('../../../bench/index/lookup-ref.c', import.meta.url));
-const DIR = join(tmpdir(), 'dredge-bench');
+const DIR = join(tmpdir(), 'dredge-bench'); // buildC makes it
 
-let binary: string | null | undefined;
 let why = '';
 
 function compile(): string | null {
-  if (binary !== undefined) return binary;
-  binary = null;
-  mkdirSync(DIR, { recursive: true });
-  const out = join(DIR, 'lookup-ref');
-  try {
-    execFileSync('gcc', ['-O3', '-march=native', '-o', out, SOURCE, '-lm'], { stdio: 'pipe' });
-    binary = out;
-  } catch (e) {
-    why = `gcc could not build ${SOURCE} (${(e as Error).message.split('\n')[0]})`;
-  }
-  return binary;
+  const r = buildC(SOURCE, 'lookup-ref', [], ['-lm']);
+  why = r.why;
+  return r.binary;
 }
 
 export function cLookupUnavailable(): string {

@@ -4,10 +4,9 @@
 // OS temp folder when gcc and the reference source are present; otherwise the caller is told why not.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { buildC } from './gcc.js';
 
 const REF_SOURCE = fileURLToPath(new URL('../../../../shared/perf/ref.c', import.meta.url));
 
@@ -19,27 +18,17 @@ export interface CRefResult {
   mode: 'full' | 'noagg';
 }
 
-let binary: string | null | undefined;
 let why = '';
 
 /** Path of the compiled reference, or null (see `cRefUnavailable()`). */
 function compile(): string | null {
-  if (binary !== undefined) return binary;
-  binary = null;
   if (!existsSync(REF_SOURCE)) {
     why = `no C reference at ${REF_SOURCE}`;
     return null;
   }
-  const dir = join(tmpdir(), 'dredge-bench');
-  mkdirSync(dir, { recursive: true });
-  const out = join(dir, 'c-ref');
-  try {
-    execFileSync('gcc', ['-O3', '-march=native', '-pthread', '-o', out, REF_SOURCE], { stdio: 'pipe' });
-    binary = out;
-  } catch (e) {
-    why = `gcc could not build the C reference (${(e as Error).message.split('\n')[0]})`;
-  }
-  return binary;
+  const r = buildC(REF_SOURCE, 'c-ref', ['-pthread']);
+  why = r.why;
+  return r.binary;
 }
 
 export function cRefUnavailable(): string {

@@ -166,14 +166,7 @@ export class IndexView {
 
   /** Timeline ref (layout.ts) of the deepest prefix covering an IPv4 address (uint32); 0 none. */
   refV4(ip: number): number {
-    const nodes = this.nodes;
-    let s = nodes[this.v4Root + (ip >>> 16)] as number;
-    let shift = 16;
-    while ((s & 3) === SLOT_NODE) {
-      shift -= 8;
-      s = nodes[(s >>> 2) + ((ip >>> shift) & 255)] as number;
-    }
-    return slotRef(this.tl, this.tlB, s, ip);
+    return slotRef(this.tl, this.tlB, v4Slot(this.nodes, this.v4Root, ip), ip);
   }
 
   /** Timeline ref of the deepest prefix covering an IPv6 address (four big-endian uint32 words); 0 none. */
@@ -376,6 +369,17 @@ export class IndexView {
 /** Timeline blocks up to this many spans are counted, not bisected (as in lookup.wasm). */
 const TL_SCAN = 16;
 
+/** The IPv4 trie slot that is not a node for ip: the root's (stride 16), else a node's below it (stride 8). */
+function v4Slot(nodes: Int32Array, root: number, ip: number): number {
+  let s = nodes[root + (ip >>> 16)] as number;
+  let shift = 16;
+  while ((s & 3) === SLOT_NODE) {
+    shift -= 8;
+    s = nodes[(s >>> 2) + ((ip >>> shift) & 255)] as number;
+  }
+  return s;
+}
+
 /** The timeline ref an IPv4 trie slot that is not a node gives ip (layout.ts): its own, or through its range block. */
 function slotRef(tl: Int32Array, tlB: Uint8Array, s: number, ip: number): number {
   const kind = s & 3;
@@ -436,14 +440,7 @@ function stageTrie(nodes: Int32Array, root: number, addr: Uint32Array, fam: Uint
       others++;
       continue;
     }
-    const ip = addr[r] as number;
-    let s = nodes[root + (ip >>> 16)] as number;
-    let shift = 16;
-    while ((s & 3) === SLOT_NODE) {
-      shift -= 8;
-      s = nodes[(s >>> 2) + ((ip >>> shift) & 255)] as number;
-    }
-    st[r] = s;
+    st[r] = v4Slot(nodes, root, addr[r] as number);
   }
   return others;
 }
