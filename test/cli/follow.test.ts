@@ -59,8 +59,9 @@ test('--follow reads files renamed into the folder while it runs, reloads a chan
     const first = await until(() => sums(db), (s) => s.flows > 0, 30_000, 'the first file queryable while following');
     assert.ok(first.flows < truth.flows);
     // A long run serves metrics and health (127.0.0.1:9464, or a free port when another run holds it).
-    const opsUrl = /metrics and health at (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1];
-    assert.ok(opsUrl !== undefined, stderr);
+    // Waited for, not read at once: `sums` blocks this process in spawnSync, so the line may have been
+    // written while the stderr pipe went unread (CI once saw only the first line here).
+    const opsUrl = await until(() => /metrics and health at (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1] ?? null, () => true, 10_000, 'the ops listener logged');
     const metrics = await (await fetch(`${opsUrl}/metrics`)).text();
     const flowsTotal = Number(/^dredge_flows_total (\d+)/m.exec(metrics)?.[1]);
     assert.ok(flowsTotal >= first.flows, `dredge_flows_total ${flowsTotal}`);
