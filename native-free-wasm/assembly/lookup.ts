@@ -93,27 +93,33 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
   let x: i32 = 0;
   for (let lo: i32 = 0; lo < n; lo += CHUNK) {
     const m = min(CHUNK, n - lo);
-    const o = <usize>lo;
-    others += chunk(nodes, root, tl, tlEntry, tlStart, fixups, origin, slot + (o << 3), slot + ADDR_AT + (o << 2), slot + ST_AT + (o << 2), slot + TQ_AT + (o << 2), slot + OUT_AT + (o << 2), slot + FAM_AT + o, m);
-    x ^= load<i32>(slot + ST_AT + (o << 2));
+    others += chunk(nodes, root, tl, tlEntry, tlStart, fixups, origin, slot, lo, m);
+    x ^= load<i32>(slot + ST_AT + (<usize>lo << 2));
   }
   store<i32>(slot + ST_AT, x);
   return others;
 }
 
-/** The passes over n ≤ CHUNK rows whose columns start at t, addr, st, tq, out, fam; what the touch passes read goes to st[0]. */
-@inline function chunk(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlStart: usize, fixups: i32, origin: f64, t: usize, addr: usize, st: usize, tq: usize, out: usize, fam: usize, n: i32): i32 {
+/**
+ * The passes over rows [lo, lo + n) of the slot (n ≤ CHUNK); what the touch passes read goes to st[lo].
+ * Each loop walks one row pointer `p` (slot + 4 × row) and reaches the 4-byte columns at constant
+ * offsets from it (ADDR_AT, ST_AT, TQ_AT, OUT_AT: folded into the loads' addressing), so a loop keeps
+ * few values live and V8 spills fewer of them.
+ */
+@inline function chunk(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlStart: usize, fixups: i32, origin: f64, slot: usize, lo: i32, n: i32): i32 {
   let x: i32 = 0;
   let others: i32 = 0;
+  const begin = slot + (<usize>lo << 2);
+  const end = begin + (<usize>n << 2);
   // 1. trie walk (the root and node slots a batch uses stay cached)
-  for (let r = 0; r < n; r++) {
-    const ro = <usize>r << 2;
-    if (load<u8>(fam + <usize>r) != 4) {
-      store<i32>(st + ro, -1);
+  let f = slot + FAM_AT + <usize>lo;
+  for (let p = begin; p < end; p += 4, f++) {
+    if (load<u8>(f) != 4) {
+      store<i32>(p, -1, ST_AT);
       others++;
       continue;
     }
-    const ip = load<u32>(addr + ro);
+    const ip = load<u32>(p, ADDR_AT);
     // root stride 16, then at most two nodes of stride 8 (layout.ts ROOT_STRIDE, NODE_STRIDE): written
     // out, so no inner loop (V8 puts an interrupt check in each iteration) and no variable shift
     let s = ld(nodes, root + <i32>(ip >>> 16));
@@ -121,32 +127,33 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
       s = ld(nodes, (s >>> 2) + <i32>((ip >>> 8) & 255));
       if ((s & 3) == SLOT_NODE) s = ld(nodes, (s >>> 2) + <i32>(ip & 255));
     }
-    store<i32>(st + ro, s);
+    store<i32>(p, s, ST_AT);
   }
   // 1b. time keys, four rows per step (the slot has room past n: ROWS): floor(t) - origin, saturated
   // to i32, clamped to the keys' range; NaN and +Infinity get TQ_NONE (pass 5: a gap)
   const ov = f64x2.splat(origin);
   const inf = f64x2.splat(Infinity);
-  const lo = i32x4.splat(TL_Q_MIN);
-  const hi = i32x4.splat(TL_Q_MAX);
+  const qlo = i32x4.splat(TL_Q_MIN);
+  const qhi = i32x4.splat(TL_Q_MAX);
   const none = i32x4.splat(TQ_NONE);
+  const t = slot + T_AT + (<usize>lo << 3);
   for (let r = 0; r < n; r += 4) {
     const p = t + (<usize>r << 3);
     const t0 = v128.load(p);
     const t1 = v128.load(p, 16);
     const a = i32x4.trunc_sat_f64x2_s_zero(f64x2.sub(f64x2.floor(t0), ov));
     const b = i32x4.trunc_sat_f64x2_s_zero(f64x2.sub(f64x2.floor(t1), ov));
-    const q = i32x4.min_s(i32x4.max_s(i8x16.shuffle(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), lo), hi);
+    const q = i32x4.min_s(i32x4.max_s(i8x16.shuffle(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), qlo), qhi);
     const ok = i8x16.shuffle(f64x2.lt(t0, inf), f64x2.lt(t1, inf), 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-    v128.store(tq + (<usize>r << 2), v128.bitselect(q, none, ok));
+    v128.store(begin + (<usize>r << 2), v128.bitselect(q, none, ok), TQ_AT);
   }
   // 2. touch the range blocks: the block, and the timeline placed after it (blocks.ts), as many
   // lines (up to 4; a root list past 31 ranges reaches further: blocks.ts) as they reach into (the
   // slot says). A loop of its own: touching in pass 1 put each row's walk and touch misses in one
   // chain, and with ~40 instructions per row few rows fit the CPU's window (measured: 31 → 20 ns per
   // row for pass 1)
-  for (let r = 0; r < n; r++) {
-    const s = load<i32>(st + (<usize>r << 2));
+  for (let p = begin; p < end; p += 4) {
+    const s = load<i32>(p, ST_AT);
     if ((s & 0x80000002) == 2) { // SLOT_LIST or SLOT_LIST32 (a row that is not IPv4 has -1)
       const b = (s >>> 4) << 1;
       const lines = (s >>> 2) & 3; // less one
@@ -157,12 +164,11 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
     }
   }
   // 3. range block → timeline ref (tl word offset + 1, 0: no prefix covers the address)
-  for (let r = 0; r < n; r++) {
-    const ro = <usize>r << 2;
-    const s = load<i32>(st + ro);
+  for (let p = begin; p < end; p += 4) {
+    const s = load<i32>(p, ST_AT);
     if (s < 0) continue;
     if ((s & 2) == 0) {
-      store<i32>(st + ro, s >>> 2); // SLOT_PREFIX: the ref itself
+      store<i32>(p, s >>> 2, ST_AT); // SLOT_PREFIX: the ref itself
       continue;
     }
     const b = (s >>> 4) << 1;
@@ -170,25 +176,25 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
     if ((s & 3) == SLOT_LIST32) {
       // a root slot's block (a /16): [m ≤ 48, starts[m], refs[m]]; the densest (17-48 ranges): two
       // probes pick the 16 starts holding ip's range, one count finishes
-      const ip = load<u32>(addr + ro);
-      const p = tl + (<usize>(b + 1) << 2);
-      const seg = m <= 16 ? 0 : <i32>(load<u32>(p, 64) <= ip) + <i32>((m > 32) & (load<u32>(p, 128) <= ip));
-      const k = (seg << 4) + countLe(p + (<usize>seg << 6), min(m - (seg << 4), 16), <i32>ip, true);
-      store<i32>(st + ro, ld(tl, b + m + k));
+      const ip = load<u32>(p, ADDR_AT);
+      const lp = tl + (<usize>(b + 1) << 2);
+      const seg = m <= 16 ? 0 : <i32>(load<u32>(lp, 64) <= ip) + <i32>((m > 32) & (load<u32>(lp, 128) <= ip));
+      const k = (seg << 4) + countLe(lp + (<usize>seg << 6), min(m - (seg << 4), 16), <i32>ip, true);
+      store<i32>(p, ld(tl, b + m + k), ST_AT);
       continue;
     }
     // SLOT_LIST, a node's block (a /24): [m ≤ 48, start bytes[m] padded to a word, refs[m]] (layout.ts):
     // its ranges' starts differ in the last byte only; one 16-lane compare counts up to 16, three up to 48
-    const p = tl + (<usize>(b + 1) << 2);
-    const qv = i8x16.splat(<i8>load<u8>(addr + ro)); // little-endian: the address's last byte
-    let bits = <u64>i8x16.bitmask(i8x16.le_u(v128.load(p), qv));
-    if (m > 16) bits |= (<u64>i8x16.bitmask(i8x16.le_u(v128.load(p, 16), qv)) << 16) | (<u64>i8x16.bitmask(i8x16.le_u(v128.load(p, 32), qv)) << 32);
+    const lp = tl + (<usize>(b + 1) << 2);
+    const qv = i8x16.splat(<i8>load<u8>(p, ADDR_AT)); // little-endian: the address's last byte
+    let bits = <u64>i8x16.bitmask(i8x16.le_u(v128.load(lp), qv));
+    if (m > 16) bits |= (<u64>i8x16.bitmask(i8x16.le_u(v128.load(lp, 16), qv)) << 16) | (<u64>i8x16.bitmask(i8x16.le_u(v128.load(lp, 32), qv)) << 32);
     const k = <i32>popcnt<u64>(bits & ((<u64>1 << <u64>m) - 1)); // ≥ 1: the first start is the block's, byte 0
-    store<i32>(st + ro, ld(tl, b + ((m + 3) >> 2) + k)); // refs[k - 1]
+    store<i32>(p, ld(tl, b + ((m + 3) >> 2) + k), ST_AT); // refs[k - 1]
   }
   // 4. touch the timeline blocks' line, or two when the ref says so (blocks of ≤ 32 words never span more: blocks.ts)
-  for (let r = 0; r < n; r++) {
-    const v = load<i32>(st + (<usize>r << 2));
+  for (let p = begin; p < end; p += 4) {
+    const v = load<i32>(p, ST_AT);
     if (v > 0) {
       const b = (v >>> 1) - 1;
       x ^= ld(tl, b);
@@ -196,17 +202,16 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
     }
   }
   // 5. timeline at t (layout.ts): wide [n, prefix, keys[n], results[n]], or compact
-  for (let r = 0; r < n; r++) {
-    const ro = <usize>r << 2;
-    const v = load<i32>(st + ro);
+  for (let p = begin; p < end; p += 4) {
+    const v = load<i32>(p, ST_AT);
     if (v < 0) continue;
     if (v == 0) {
-      store<i32>(out + ro, isPublic(load<u32>(addr + ro)) ? 0 : RESULT_UNKNOWN);
+      store<i32>(p, isPublic(load<u32>(p, ADDR_AT)) ? 0 : RESULT_UNKNOWN, OUT_AT);
       continue;
     }
-    const q = load<i32>(tq + ro);
+    const q = load<i32>(p, TQ_AT);
     if (q == TQ_NONE) {
-      store<i32>(out + ro, RESULT_GAP); // NaN or +Infinity
+      store<i32>(p, RESULT_GAP, OUT_AT); // NaN or +Infinity
       continue;
     }
     const b = (v >>> 1) - 1;
@@ -218,12 +223,12 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
       const rq = q - ld(tl, b + 1);
       const keys = tl + (<usize>(b + 2) << 2);
       const c = open + (rq < 0 ? 0 : countLe16(keys, cn, open, rq > 0xffff ? 0xffff : rq));
-      store<i32>(out + ro, c == 0 ? RESULT_GAP : <i32>load<u16>(keys + (<usize>(cn + c - 1) << 1)) - TL_RESULT_BIAS);
+      store<i32>(p, c == 0 ? RESULT_GAP : <i32>load<u16>(keys + (<usize>(cn + c - 1) << 1)) - TL_RESULT_BIAS, OUT_AT);
       continue;
     }
     const len = h;
     if (len == 0) {
-      store<i32>(out + ro, RESULT_GAP);
+      store<i32>(p, RESULT_GAP, OUT_AT);
       continue;
     }
     let k: i32;
@@ -241,11 +246,11 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
     if (fixups) {
       // keys order starts except within t's own second (layout.ts tlKeyOf): the exact starts decide
       const e = ld(tlEntry, ld(tl, b + 1));
-      const time = load<f64>(t + (<usize>r << 3));
+      const time = load<f64>(slot + T_AT + ((p - slot) << 1)); // the row's t: 8 bytes a row
       while (k < len && ld(tl, b + 2 + k) == q + 1 && load<f64>(tlStart + (<usize>(e + k) << 3)) <= time) k++;
     }
-    store<i32>(out + ro, k == 0 ? RESULT_GAP : ld(tl, b + 1 + len + k));
+    store<i32>(p, k == 0 ? RESULT_GAP : ld(tl, b + 1 + len + k), OUT_AT);
   }
-  store<i32>(st, x);
+  store<i32>(begin, x, ST_AT);
   return others;
 }
