@@ -112,6 +112,7 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
   const begin = slot + (<usize>lo << 2);
   const end = begin + (<usize>n << 2);
   // 1. trie walk (the root and node slots a batch uses stay cached)
+  const rootAt = nodes + (<usize>root << 2);
   let f = slot + FAM_AT + <usize>lo;
   for (let p = begin; p < end; p += 4, f++) {
     if (load<u8>(f) != 4) {
@@ -122,10 +123,11 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
     const ip = load<u32>(p, ADDR_AT);
     // root stride 16, then at most two nodes of stride 8 (layout.ts ROOT_STRIDE, NODE_STRIDE): written
     // out, so no inner loop (V8 puts an interrupt check in each iteration) and no variable shift
-    let s = ld(nodes, root + <i32>(ip >>> 16));
+    // (byte addresses: a node slot's word offset is s >>> 2, so s & ~3 is its byte offset)
+    let s = load<i32>(rootAt + (<usize>(ip >>> 16) << 2));
     if ((s & 3) == SLOT_NODE) {
-      s = ld(nodes, (s >>> 2) + <i32>((ip >>> 8) & 255));
-      if ((s & 3) == SLOT_NODE) s = ld(nodes, (s >>> 2) + <i32>(ip & 255));
+      s = load<i32>(nodes + <usize>(s & ~3) + <usize>((ip >>> 6) & 0x3fc));
+      if ((s & 3) == SLOT_NODE) s = load<i32>(nodes + <usize>(s & ~3) + (<usize>(ip & 255) << 2));
     }
     store<i32>(p, s, ST_AT);
   }
@@ -155,12 +157,12 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
   for (let p = begin; p < end; p += 4) {
     const s = load<i32>(p, ST_AT);
     if ((s & 0x80000002) == 2) { // SLOT_LIST or SLOT_LIST32 (a row that is not IPv4 has -1)
-      const b = (s >>> 4) << 1;
+      const bp = tl + (<usize>(s >>> 4) << 3); // the block (its word offset is (s >>> 4) << 1)
       const lines = (s >>> 2) & 3; // less one
-      x ^= ld(tl, b);
-      if (lines > 0) x ^= ld(tl, b + 16);
-      if (lines > 1) x ^= ld(tl, b + 32);
-      if (lines > 2) x ^= ld(tl, b + 48);
+      x ^= load<i32>(bp);
+      if (lines > 0) x ^= load<i32>(bp, 64);
+      if (lines > 1) x ^= load<i32>(bp, 128);
+      if (lines > 2) x ^= load<i32>(bp, 192);
     }
   }
   // 3. range block → timeline ref (tl word offset + 1, 0: no prefix covers the address)
@@ -171,34 +173,34 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
       store<i32>(p, s >>> 2, ST_AT); // SLOT_PREFIX: the ref itself
       continue;
     }
-    const b = (s >>> 4) << 1;
-    const m = ld(tl, b);
+    const bp = tl + (<usize>(s >>> 4) << 3);
+    const m = load<i32>(bp);
     if ((s & 3) == SLOT_LIST32) {
       // a root slot's block (a /16): [m ≤ 48, starts[m], refs[m]]; the densest (17-48 ranges): two
       // probes pick the 16 starts holding ip's range, one count finishes
       const ip = load<u32>(p, ADDR_AT);
-      const lp = tl + (<usize>(b + 1) << 2);
-      const seg = m <= 16 ? 0 : <i32>(load<u32>(lp, 64) <= ip) + <i32>((m > 32) & (load<u32>(lp, 128) <= ip));
-      const k = (seg << 4) + countLe(lp + (<usize>seg << 6), min(m - (seg << 4), 16), <i32>ip, true);
-      store<i32>(p, ld(tl, b + m + k), ST_AT);
+      const seg = m <= 16 ? 0 : <i32>(load<u32>(bp, 4 + 64) <= ip) + <i32>((m > 32) & (load<u32>(bp, 4 + 128) <= ip));
+      const k = (seg << 4) + countLe(bp + 4 + (<usize>seg << 6), min(m - (seg << 4), 16), <i32>ip, true);
+      store<i32>(p, load<i32>(bp + (<usize>(m + k) << 2)), ST_AT);
       continue;
     }
     // SLOT_LIST, a node's block (a /24): [m ≤ 48, start bytes[m] padded to a word, refs[m]] (layout.ts):
     // its ranges' starts differ in the last byte only; one 16-lane compare counts up to 16, three up to 48
-    const lp = tl + (<usize>(b + 1) << 2);
     const qv = i8x16.splat(<i8>load<u8>(p, ADDR_AT)); // little-endian: the address's last byte
-    let bits = <u64>i8x16.bitmask(i8x16.le_u(v128.load(lp), qv));
-    if (m > 16) bits |= (<u64>i8x16.bitmask(i8x16.le_u(v128.load(lp, 16), qv)) << 16) | (<u64>i8x16.bitmask(i8x16.le_u(v128.load(lp, 32), qv)) << 32);
+    let bits = <u64>i8x16.bitmask(i8x16.le_u(v128.load(bp, 4), qv));
+    if (m > 16) bits |= (<u64>i8x16.bitmask(i8x16.le_u(v128.load(bp, 4 + 16), qv)) << 16) | (<u64>i8x16.bitmask(i8x16.le_u(v128.load(bp, 4 + 32), qv)) << 32);
     const k = <i32>popcnt<u64>(bits & ((<u64>1 << <u64>m) - 1)); // ≥ 1: the first start is the block's, byte 0
-    store<i32>(p, ld(tl, b + ((m + 3) >> 2) + k), ST_AT); // refs[k - 1]
+    store<i32>(p, load<i32>(bp + (<usize>(((m + 3) >> 2) + k) << 2)), ST_AT); // refs[k - 1]
   }
+  // a ref is the timeline's word offset + 1 (shifted left by one, with a flag): tlRef + (ref >>> 1) × 4 is its byte address
+  const tlRef = tl - 4;
   // 4. touch the timeline blocks' line, or two when the ref says so (blocks of ≤ 32 words never span more: blocks.ts)
   for (let p = begin; p < end; p += 4) {
     const v = load<i32>(p, ST_AT);
     if (v > 0) {
-      const b = (v >>> 1) - 1;
-      x ^= ld(tl, b);
-      if (v & REF_TWO_LINES) x ^= ld(tl, b + 16);
+      const bp = tlRef + (<usize>(v >>> 1) << 2);
+      x ^= load<i32>(bp);
+      if (v & REF_TWO_LINES) x ^= load<i32>(bp, 64);
     }
   }
   // 5. timeline at t (layout.ts): wide [n, prefix, keys[n], results[n]], or compact
@@ -214,14 +216,14 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
       store<i32>(p, RESULT_GAP, OUT_AT); // NaN or +Infinity
       continue;
     }
-    const b = (v >>> 1) - 1;
-    const h = ld(tl, b);
+    const bp = tlRef + (<usize>(v >>> 1) << 2);
+    const h = load<i32>(bp);
     if (h & TL_COMPACT) {
       // ≤ 13 16-bit offsets from the base key; an open first span counts whatever q is
       const cn = h & TL_COUNT_MASK;
       const open = (h & TL_OPEN_START) != 0 ? 1 : 0;
-      const rq = q - ld(tl, b + 1);
-      const keys = tl + (<usize>(b + 2) << 2);
+      const rq = q - load<i32>(bp, 4);
+      const keys = bp + 8;
       const c = open + (rq < 0 ? 0 : countLe16(keys, cn, open, rq > 0xffff ? 0xffff : rq));
       store<i32>(p, c == 0 ? RESULT_GAP : <i32>load<u16>(keys + (<usize>(cn + c - 1) << 1)) - TL_RESULT_BIAS, OUT_AT);
       continue;
@@ -232,24 +234,24 @@ export function lookupV4(nodes: usize, root: i32, tl: usize, tlEntry: usize, tlS
       continue;
     }
     let k: i32;
-    if (len <= COUNT_MAX) k = countLe(tl + (<usize>(b + 2) << 2), len, q, false);
+    if (len <= COUNT_MAX) k = countLe(bp + 8, len, q, false);
     else {
       let base = 0;
       let l = len;
       while (l > 1) {
         const half = l >>> 1;
-        base = ld(tl, b + 2 + base + half) <= q ? base + half : base;
+        base = load<i32>(bp + (<usize>(base + half) << 2), 8) <= q ? base + half : base;
         l -= half;
       }
-      k = ld(tl, b + 2 + base) <= q ? base + 1 : 0;
+      k = load<i32>(bp + (<usize>base << 2), 8) <= q ? base + 1 : 0;
     }
     if (fixups) {
       // keys order starts except within t's own second (layout.ts tlKeyOf): the exact starts decide
-      const e = ld(tlEntry, ld(tl, b + 1));
+      const e = ld(tlEntry, load<i32>(bp, 4));
       const time = load<f64>(slot + T_AT + ((p - slot) << 1)); // the row's t: 8 bytes a row
-      while (k < len && ld(tl, b + 2 + k) == q + 1 && load<f64>(tlStart + (<usize>(e + k) << 3)) <= time) k++;
+      while (k < len && load<i32>(bp + (<usize>k << 2), 8) == q + 1 && load<f64>(tlStart + (<usize>(e + k) << 3)) <= time) k++;
     }
-    store<i32>(p, k == 0 ? RESULT_GAP : ld(tl, b + 1 + len + k), OUT_AT);
+    store<i32>(p, k == 0 ? RESULT_GAP : load<i32>(bp + (<usize>(len + k) << 2), 4), OUT_AT);
   }
   store<i32>(begin, x, ST_AT);
   return others;
