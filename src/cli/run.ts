@@ -17,6 +17,7 @@ import { parseIpRanges } from '../index/load/ip-ranges.js';
 import { parseSnapshot } from '../index/load/snapshot.js';
 import { parseDuration } from '../index/load/time.js';
 import type { IndexView } from '../index/lookup.js';
+import { lookupWasm, lookupWasmFailure } from '../index/wasm/load.js';
 import { FlowFormat } from '../parse/fields.js';
 import { FileCheckpointStore } from '../sinks/checkpoint-file.js';
 import { DEFAULT_DB, DuckDbSink } from '../sinks/duckdb.js';
@@ -171,6 +172,13 @@ export function summaryLine(s: PipelineStats, wallMs: number): string {
     `${s.late.flows} late, ${unattributed} unattributed sides; ${s.rowsFlushed} rows in ${s.flushes} flushes; ` +
     `${(wallMs / 1000).toFixed(2)} s, ${rate((s.flows * 1000) / Math.max(1, wallMs))} flows/s`
   );
+}
+
+/** Why the index's lookups ran in JS, and what to do: the kill switch, an engine that cannot run the module, or busy scratch slots. */
+export function jsLookupReason(): string {
+  if (process.env.DREDGE_WASM === '0') return 'DREDGE_WASM=0 is set; unset it to look up in WebAssembly';
+  if (lookupWasm(new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })) === null) return `this Node cannot run the lookup module (${lookupWasmFailure() ?? 'unknown'}); run dredge on Node 20 or later`;
+  return 'every scratch slot of a generation was held (more lookup threads than its 64 slots, or workers killed mid-batch); use fewer --workers';
 }
 
 /** A sink's write counters for /metrics (every shipped sink keeps `stats` with writes and errors). */
@@ -676,6 +684,7 @@ async function runFlags(config: LoadedConfig, cliArgv: string[], argv: string[],
     log.info({ event: 'heartbeats', ...refresh.stats }, `heartbeats: ${refresh.stats.recorded} of ${refresh.stats.candidates} candidates recorded, ${refresh.stats.generations} new index generations`);
   }
   const wallMs = performance.now() - t0;
+  if (stats.lookupsJs > 0) log.warn({ event: 'index.js_lookups', lookups: stats.lookupsJs, why: jsLookupReason() }, `${stats.lookupsJs} address lookups ran in the index's JS path, 3-5× slower than its WebAssembly: ${jsLookupReason()}`);
   log.info(
     {
       event: 'summary',

@@ -39,6 +39,8 @@ export const P_BYTES_IN = AGG_COUNTERS + 5;
 export const P_DAMAGED = AGG_COUNTERS + 6;
 /** Lines (or envelope events) the batch held: records, malformed, header and blank lines. */
 export const P_LINES = AGG_COUNTERS + 7;
+/** Address lookups (a batch's rows, once per address column) that ran in the index's JS path instead of WebAssembly (IndexView.rowsBy). */
+export const P_LOOKUPS_JS = AGG_COUNTERS + 8;
 
 export const MAX_ERRORS = 20;
 

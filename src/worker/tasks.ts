@@ -23,7 +23,7 @@ import { FlowDecoder } from '../parse/decoder.js';
 import type { FlowBatch } from '../parse/flow-batch.js';
 import { decodeWhole } from '../parse/inflate.js';
 import type { ParseIssue } from '../parse/scan-text.js';
-import { MAX_ERRORS, P_BYTES_IN, P_LINES, P_CONTROL_MESSAGES, P_DAMAGED, P_ENVELOPES, P_HEADER_LINES, P_MALFORMED, P_RECORDS, PartialView, type ParseErrorEntry, writePartial } from './partial.js';
+import { MAX_ERRORS, P_BYTES_IN, P_LINES, P_CONTROL_MESSAGES, P_DAMAGED, P_ENVELOPES, P_HEADER_LINES, P_LOOKUPS_JS, P_MALFORMED, P_RECORDS, PartialView, type ParseErrorEntry, writePartial } from './partial.js';
 
 /** What every aggregate task carries besides its bytes (small; SharedArrayBuffers are shared, not copied). */
 export interface TaskContext {
@@ -79,6 +79,8 @@ export interface EnrichResult {
   malformed: number;
   lines: number;
   maxStart: number;
+  /** Address lookups that ran in the index's JS path (partial.ts P_LOOKUPS_JS). */
+  lookupsJs: number;
   damaged: boolean;
   errors: ParseErrorEntry[];
 }
@@ -273,7 +275,9 @@ export function aggregate(task: AggregateTask): SharedArrayBuffer | AggregateRes
   counters[C_MAX_START] = -Infinity;
   errors = [];
   current = { ctx, closedBefore: task.closedBefore, ...g, enriched: null, enrichCounts: { flows: 0, nodata: 0, packets: 0, bytes: 0, unSrc: 0, unDst: 0, maxStart: -Infinity } };
+  const js0 = g.view.rowsBy.js;
   const { st, damaged } = decodeTask(ctx, task.bytes, task.recordEnds);
+  counters[P_LOOKUPS_JS] = g.view.rowsBy.js - js0;
   counters[P_ENVELOPES] = st.envelopes;
   counters[P_CONTROL_MESSAGES] = st.controlMessages;
   counters[P_RECORDS] = st.records;
@@ -294,11 +298,13 @@ export function enrich(task: EnrichTask): EnrichResult {
   const out: string[] = [];
   const counts = { flows: 0, nodata: 0, packets: 0, bytes: 0, unSrc: 0, unDst: 0, maxStart: -Infinity };
   current = { ctx, closedBefore: 0, ...g, enriched: out, enrichCounts: counts };
+  const js0 = g.view.rowsBy.js;
   const { st, damaged } = decodeTask(ctx, task.bytes, task.recordEnds);
+  const lookupsJs = g.view.rowsBy.js - js0;
   const encoded = new TextEncoder().encode(out.join(''));
   const text = new Uint8Array(new SharedArrayBuffer(encoded.length));
   text.set(encoded);
-  return { text, records: st.records, ...counts, malformed: st.malformed, lines: linesOf(st), damaged, errors };
+  return { text, records: st.records, ...counts, malformed: st.malformed, lines: linesOf(st), lookupsJs, damaged, errors };
 }
 
 /** Runs one merge task: the partition's rows of every partial into its table. Returns the table's new handle. */

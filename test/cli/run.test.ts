@@ -99,6 +99,26 @@ test('--rollup none writes every flow enriched with its sides and reasons', asyn
   assert.ok(rows.every((x) => (x['src.app'] === null) === (x['src.reason'] !== null)), 'a side has an owner or a reason, never both');
 });
 
+test('lookups that ran in the index JS path are counted and named at the end: none by default, every flow side with DREDGE_WASM=0', async () => {
+  const flowDir = join(dir, 'in');
+  const base = ['run', '--input', join(flowDir, 'flows-0001.log'), '--snapshot', join(flowDir, 'snapshot.csv')];
+  const said = /(\d+) address lookups ran in the index's JS path, 3-5× slower than its WebAssembly: (.*)/;
+  const def = await dredge([...base, '--out', join(dir, 'js-default')]);
+  assert.equal(def.code, 0, def.stderr);
+  assert.doesNotMatch(def.stderr, said);
+  for (const mode of [[], ['--rollup', 'none']]) {
+    const off = await dredge([...base, '--out', join(dir, `js-off${mode.length}`), ...mode], undefined, { ...process.env, DREDGE_WASM: '0' });
+    assert.equal(off.code, 0, off.stderr);
+    const m = said.exec(off.stderr);
+    assert.ok(m !== null, off.stderr);
+    // every record's two address columns, looked up in JS
+    const records = Number(/\((\d+) records/.exec(off.stderr)?.[1]);
+    assert.ok(records > 0, off.stderr);
+    assert.equal(Number(m[1]), 2 * records, off.stderr);
+    assert.match(m[2] as string, /DREDGE_WASM=0 is set; unset it/);
+  }
+});
+
 test('with no sink flags the rollups land in ./dredge.duckdb: exact totals, checkpoints in the same file, a rerun adds nothing', async () => {
   const cwd = join(dir, 'default-sink');
   mkdirSync(cwd);

@@ -52,7 +52,7 @@ async function get(url: string, method = 'GET'): Promise<{ status: number; type:
 const alwaysReady = async (): Promise<Readiness> => ({ ok: true, checks: [] });
 
 test('/metrics serves every provider number exactly, under dredge_ names, with per-shard labels and process metrics', async () => {
-  const s = stats({ batches: 7, bytesIn: 123456, records: 1000, flows: 990, packets: 5000, bytes: 777777, malformed: 3, late: { flows: 11, packets: 22, bytes: 33 }, unattributedSrc: 17, unattributedDst: 19, damagedBatches: 2, retried: 1, sinkRetries: 4, flushes: 5, rowsFlushed: 321, generation: 3 });
+  const s = stats({ batches: 7, bytesIn: 123456, records: 1000, flows: 990, packets: 5000, bytes: 777777, malformed: 3, late: { flows: 11, packets: 22, bytes: 33 }, unattributedSrc: 17, unattributedDst: 19, lookupsJs: 6, damagedBatches: 2, retried: 1, sinkRetries: 4, flushes: 5, rowsFlushed: 321, generation: 3 });
   const shards = [shard('shardId-000000000000', { millisBehindLatest: 1500, records: 400, bytes: 9000, getRecordsCalls: 12, throttles: 2, transientErrors: 1, expiredIterators: 1 }), shard('shardId-000000000001', { millisBehindLatest: null, records: 9, getRecordsCalls: 1 })];
   const m = new DredgeMetrics({
     pipeline: () => s,
@@ -85,6 +85,7 @@ test('/metrics serves every provider number exactly, under dredge_ names, with p
       dredge_flushes_total: 5,
       dredge_rows_flushed_total: 321,
       dredge_sink_write_retries_total: 4,
+      dredge_index_js_lookups_total: 6,
       dredge_sink_writes_total: 5,
       dredge_sink_write_errors_total: 2,
       dredge_sink_write_seconds_total: 1.5,
