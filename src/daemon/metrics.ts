@@ -136,7 +136,7 @@ export class DredgeMetrics {
     total('dredge_flushes_total', 'Flushes the sink acknowledged.', (s) => s.flushes);
     total('dredge_rows_flushed_total', 'Rollup rows the sink acknowledged.', (s) => s.rowsFlushed);
     total('dredge_sink_write_retries_total', 'Sink writes tried again after a retriable error.', (s) => s.sinkRetries);
-    total('dredge_index_js_lookups_total', 'Address lookups (once per flow side) that ran in the index JS path, 3-5x slower than its WebAssembly: DREDGE_WASM=0, no WebAssembly SIMD or shared memory, or every scratch slot of a generation held.', (s) => s.lookupsJs);
+    total('dredge_index_js_lookups_total', 'Address lookups (once per flow side) that ran in the index JS path, 3-7x slower than its WebAssembly: DREDGE_WASM=0, no WebAssembly SIMD or shared memory, or every scratch slot of a generation held.', (s) => s.lookupsJs);
     new Counter({
       name: 'dredge_unattributed_total',
       help: 'Flow sides (src, dst) whose address matched no index entry.',

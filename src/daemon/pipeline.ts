@@ -106,7 +106,7 @@ export interface PipelineStats {
   late: { flows: number; packets: number; bytes: number };
   unattributedSrc: number;
   unattributedDst: number;
-  /** Address lookups (once per flow side) that ran in the index's JS path, 3-5× slower than its WebAssembly. */
+  /** Address lookups (once per flow side) that ran in the index's JS path, 3-7× slower than its WebAssembly. */
   lookupsJs: number;
   damagedBatches: number;
   retried: number;
