@@ -175,7 +175,7 @@ export function summaryLine(s: PipelineStats, wallMs: number): string {
 }
 
 /** Why the index's lookups ran in JS, and what to do: the kill switch, an engine that cannot run the module, or busy scratch slots. */
-export function jsLookupReason(): string {
+function jsLookupReason(): string {
   if (process.env.DREDGE_WASM === '0') return 'DREDGE_WASM=0 is set; unset it to look up in WebAssembly';
   if (lookupWasm(new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })) === null) return `this Node cannot run the lookup module (${lookupWasmFailure() ?? 'unknown'}); run dredge on Node 20 or later`;
   return 'every scratch slot of a generation was held (more lookup threads than its 64 slots, or workers killed mid-batch); use fewer --workers';

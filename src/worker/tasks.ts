@@ -203,10 +203,17 @@ function generation(ctx: TaskContext): { view: IndexView; projSrc: Int32Array; p
 /**
  * Decodes a task's bytes through this thread's decoder, `onBatch` doing the per-batch work. A damaged
  * input keeps what was decoded before the damage; the error is reported, never thrown past the batch
- * (DESIGN.md §9: one bad record is skipped and counted, the rest kept). Returns the decoder's stats and
- * whether the input was damaged.
+ * (DESIGN.md §9: one bad record is skipped and counted, the rest kept). Returns the decoder's stats,
+ * whether the input was damaged, and how many of the task's lookups ran in the index's JS path.
  */
-function decodeTask(ctx: TaskContext, bytes: Uint8Array, recordEnds: Uint32Array | undefined): { st: FlowDecoder['stats']; damaged: boolean } {
+function decodeTask(ctx: TaskContext, bytes: Uint8Array, recordEnds: Uint32Array | undefined): { st: FlowDecoder['stats']; damaged: boolean; lookupsJs: number } {
+  const view = (current as NonNullable<typeof current>).view;
+  const js0 = view.rowsBy.js;
+  return { ...decodeInput(ctx, bytes, recordEnds), lookupsJs: view.rowsBy.js - js0 };
+}
+
+/** decodeTask's decoding: whole input, or a Kinesis batch record by record. */
+function decodeInput(ctx: TaskContext, bytes: Uint8Array, recordEnds: Uint32Array | undefined): { st: FlowDecoder['stats']; damaged: boolean } {
   if (decoderFor === null || decoderFor.fields !== ctx.fields) decoderFor = { fields: ctx.fields, decoder: new FlowDecoder({ fields: ctx.fields, onBatch, onIssue }) };
   const decoder = decoderFor.decoder;
   if (recordEnds !== undefined) return { st: decodeRecords(decoder, bytes, recordEnds), damaged: false };
@@ -275,9 +282,8 @@ export function aggregate(task: AggregateTask): SharedArrayBuffer | AggregateRes
   counters[C_MAX_START] = -Infinity;
   errors = [];
   current = { ctx, closedBefore: task.closedBefore, ...g, enriched: null, enrichCounts: { flows: 0, nodata: 0, packets: 0, bytes: 0, unSrc: 0, unDst: 0, maxStart: -Infinity } };
-  const js0 = g.view.rowsBy.js;
-  const { st, damaged } = decodeTask(ctx, task.bytes, task.recordEnds);
-  counters[P_LOOKUPS_JS] = g.view.rowsBy.js - js0;
+  const { st, damaged, lookupsJs } = decodeTask(ctx, task.bytes, task.recordEnds);
+  counters[P_LOOKUPS_JS] = lookupsJs;
   counters[P_ENVELOPES] = st.envelopes;
   counters[P_CONTROL_MESSAGES] = st.controlMessages;
   counters[P_RECORDS] = st.records;
@@ -298,9 +304,7 @@ export function enrich(task: EnrichTask): EnrichResult {
   const out: string[] = [];
   const counts = { flows: 0, nodata: 0, packets: 0, bytes: 0, unSrc: 0, unDst: 0, maxStart: -Infinity };
   current = { ctx, closedBefore: 0, ...g, enriched: out, enrichCounts: counts };
-  const js0 = g.view.rowsBy.js;
-  const { st, damaged } = decodeTask(ctx, task.bytes, task.recordEnds);
-  const lookupsJs = g.view.rowsBy.js - js0;
+  const { st, damaged, lookupsJs } = decodeTask(ctx, task.bytes, task.recordEnds);
   const encoded = new TextEncoder().encode(out.join(''));
   const text = new Uint8Array(new SharedArrayBuffer(encoded.length));
   text.set(encoded);
